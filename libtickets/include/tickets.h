@@ -1,0 +1,239 @@
+/*
+ * libtickets: the helpdesk ticket domain and its PostgreSQL persistence.
+ *
+ * This header is the whole contract.  Every function returns TK_OK (0) or a
+ * positive success code, or a negative TK_E* error code; the message for a
+ * human is kept in the tk_result (or the error buffer) that the caller
+ * passed.  The library never prints and never exits.  A tk_conn is one
+ * PostgreSQL connection: use one per thread.
+ */
+
+#ifndef TICKETS_H
+#define TICKETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+/* Result codes.  The HTTP layer maps them to statuses in one place. */
+#define TK_OK            0      /* 200 with a body */
+#define TK_CREATED       1      /* 201 with a body and a Location */
+#define TK_NO_CONTENT    2      /* 204 */
+
+#define TK_ENOMEM       -1
+#define TK_EINVAL       -2      /* 400: bad input, errors per field */
+#define TK_ENOTFOUND    -3      /* 404 */
+#define TK_EFORBIDDEN   -4      /* 403 */
+#define TK_EAUTH        -5      /* 401 */
+#define TK_ECONFLICT    -6      /* 409 */
+#define TK_EPRECOND     -7      /* 412: If-Match did not match */
+#define TK_EUNAVAIL     -8      /* 503: the database is unavailable */
+#define TK_EINTERNAL    -9      /* 500 */
+#define TK_ETHROTTLED   -10     /* 429 */
+
+const char *tk_strerror(int code);
+
+
+/* Roles and permissions. */
+typedef enum {
+    TK_ROLE_ADMIN = 0,
+    TK_ROLE_TECHNICIAN,
+    TK_ROLE_MEMBER,
+    TK_ROLE_INTEGRATION
+} tk_role_t;
+
+#define TK_PERM_CREATE   0x01u
+#define TK_PERM_UPDATE   0x02u
+#define TK_PERM_FORWARD  0x04u
+#define TK_PERM_REPLY    0x08u
+#define TK_PERM_CLOSE    0x10u
+#define TK_PERM_RESOLVE  0x20u
+#define TK_PERM_DELETE   0x40u
+#define TK_PERM_ALL      0x7fu
+
+/* "Tickets.Create" -> TK_PERM_CREATE; 0 for an unknown name */
+unsigned tk_perm_parse(const char *name, size_t len);
+/* TK_PERM_CREATE -> "Tickets.Create"; NULL for anything but one bit */
+const char *tk_perm_name(unsigned perm);
+/* case-insensitive; -1 for an unknown name */
+int tk_role_parse(const char *name);
+const char *tk_role_name(int role);
+
+typedef struct {
+    char        user_id[64];
+    char        user_name[256];
+    int         role;               /* tk_role_t */
+    unsigned    perms;              /* TK_PERM_* bits */
+} tk_principal_t;
+
+#define tk_is_staff(p) \
+    ((p)->role == TK_ROLE_ADMIN || (p)->role == TK_ROLE_TECHNICIAN)
+
+
+/*
+ * The answer of an operation: a JSON body, field errors for TK_EINVAL, a
+ * message for a human.  Free what it holds with tk_result_clear().
+ */
+typedef struct {
+    int         code;
+    char       *body;               /* malloc'd JSON or file bytes */
+    size_t      body_len;
+    char       *errors;             /* malloc'd JSON object, or NULL */
+    int64_t     id;                 /* created id, for Location */
+    char        etag[48];           /* quoted strong ETag, or "" */
+    char        content_type[128];  /* "" means application/json */
+    char        filename[256];      /* for attachment downloads */
+    int         retry_after;        /* seconds, for 429 and 503 */
+    char        message[512];
+} tk_result_t;
+
+void tk_result_init(tk_result_t *res);
+void tk_result_clear(tk_result_t *res);
+
+
+/*
+ * Forms: the fields and files of a request body.  Names are looked up
+ * case-insensitively; values are bytes, NUL-terminated for convenience.
+ */
+typedef struct tk_form_s  tk_form_t;
+
+typedef struct {
+    const char *name;
+    const char *filename;           /* already reduced to a safe base name */
+    const char *content_type;
+    const unsigned char *data;
+    size_t      size;
+} tk_file_t;
+
+tk_form_t *tk_form_new(void);
+void tk_form_free(tk_form_t *form);
+int tk_form_add(tk_form_t *form, const char *name, size_t name_len,
+    const char *value, size_t value_len);
+/* a file part arrives in pieces: begin, append..., the file is complete */
+int tk_form_file_begin(tk_form_t *form, const char *name, size_t name_len,
+    const char *filename, size_t filename_len, const char *content_type,
+    size_t content_type_len);
+int tk_form_file_append(tk_form_t *form, const void *data, size_t len);
+/* the first value of a field, NULL when absent */
+const char *tk_form_get(const tk_form_t *form, const char *name);
+/* every value of a field: returns how many, fills up to max */
+size_t tk_form_get_all(const tk_form_t *form, const char *name,
+    const char **values, size_t max);
+size_t tk_form_nfiles(const tk_form_t *form);
+const tk_file_t *tk_form_file(const tk_form_t *form, size_t i);
+
+
+/* Connections.  Open never fails because the server is down: it connects
+ * lazily and reconnects after a failure; operations then return
+ * TK_EUNAVAIL. */
+typedef struct tk_conn_s  tk_conn_t;
+
+int tk_conn_open(tk_conn_t **conn, const char *conninfo);
+void tk_conn_close(tk_conn_t *conn);
+const char *tk_conn_error(const tk_conn_t *conn);
+
+
+/* Schema migrations: applies each NNN_*.sql of dir not yet recorded, each
+ * in its own transaction. */
+int tk_migrate(tk_conn_t *conn, const char *dir, int *applied,
+    char *err, size_t errlen);
+/* runs a SQL file once: recorded under its base name */
+int tk_load_once(tk_conn_t *conn, const char *path, int *loaded,
+    char *err, size_t errlen);
+
+
+/* Passwords: PBKDF2-HMAC-SHA256, encoded with its parameters. */
+int tk_password_hash(const char *password, char **encoded);
+/* 1 when the password matches, 0 when not, < 0 on error; constant time */
+int tk_password_verify(const char *password, const char *encoded);
+
+
+/* JSON Web Tokens. */
+typedef struct tk_jwt_key_s  tk_jwt_key_t;
+
+/*
+ * alg is "HS256", "RS256" or "ES256".  For HS256 the file holds the secret
+ * (a trailing newline is not part of it; at least 32 bytes); otherwise a
+ * PEM key: public to verify, private to sign.
+ */
+int tk_jwt_key_load(tk_jwt_key_t **key, const char *alg, const char *path,
+    char *err, size_t errlen);
+void tk_jwt_key_free(tk_jwt_key_t *key);
+
+typedef struct {
+    char        sub[128];
+    char        role[32];
+    unsigned    perms;
+    time_t      iat;
+    time_t      exp;
+    time_t      nbf;
+} tk_jwt_claims_t;
+
+#define TK_JWT_LEEWAY  60
+
+/*
+ * Verifies the signature with the key's pinned algorithm and the claims:
+ * exp and nbf with TK_JWT_LEEWAY, iss and aud when not NULL.  Returns TK_OK
+ * or TK_EAUTH with *why set to a static reason.
+ */
+int tk_jwt_verify(const tk_jwt_key_t *key, const char *token, size_t len,
+    const char *iss, const char *aud, time_t now, tk_jwt_claims_t *claims,
+    const char **why);
+/* a signed token for the principal; free *token with free() */
+int tk_jwt_issue(const tk_jwt_key_t *key, const tk_principal_t *p,
+    const char *iss, const char *aud, long lifetime, time_t now,
+    char **token);
+
+
+/* Identity. */
+
+/* The user of a verified token: TK_EAUTH when unknown or inactive.  The
+ * permissions are the token's; the role is the user's. */
+int tk_principal_load(tk_conn_t *conn, const char *user_id,
+    unsigned token_perms, tk_principal_t *p, tk_result_t *res);
+/* Password login: TK_EAUTH (same for unknown user and wrong password),
+ * TK_ETHROTTLED after repeated failures.  The role's permissions come from
+ * the database. */
+int tk_auth_login(tk_conn_t *conn, const char *username,
+    const char *password, tk_principal_t *p, tk_result_t *res);
+/* ticketsctl: by user name */
+int tk_principal_by_name(tk_conn_t *conn, const char *username,
+    tk_principal_t *p, tk_result_t *res);
+int tk_user_add(tk_conn_t *conn, const char *username, const char *email,
+    const char *full_name, const char *role, const char *password,
+    tk_result_t *res);
+int tk_user_set_password(tk_conn_t *conn, const char *username,
+    const char *password, tk_result_t *res);
+
+
+/* Settings, by key. */
+int tk_setting_get(tk_conn_t *conn, const char *key, char **value,
+    tk_result_t *res);
+int tk_setting_set(tk_conn_t *conn, const char *key, const char *value,
+    tk_result_t *res);
+int tk_settings_list(tk_conn_t *conn, tk_result_t *res);
+
+
+/* The API.  Each fills res with a JSON body or an error. */
+int tk_health(tk_conn_t *conn, tk_result_t *res);
+int tk_ticket_get(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+int tk_ticket_register(tk_conn_t *conn, const tk_principal_t *p,
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/* id 0: no ticket context */
+int tk_metadata(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+int tk_appmetadata(tk_conn_t *conn, const tk_principal_t *p,
+    tk_result_t *res);
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TICKETS_H */
