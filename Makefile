@@ -5,6 +5,7 @@
 #   make run      start PostgreSQL and nginx with demo data on 127.0.0.1:$(PORT)
 #   make test     Check unit tests and prove HTTP tests
 
+SHELL       := /bin/bash
 PORT        ?= 8080
 CC          ?= cc
 CFLAGS      ?= -O2 -g
@@ -65,7 +66,7 @@ $(B)/obj/%.o: libtickets/src/%.c $(LIB_HDR)
 
 $(B)/pic/%.o: libtickets/src/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DTK_BUILDING_SO -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 $(B)/libtickets.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -3,6 +3,11 @@
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
+-- Dates in the API: ISO 8601, UTC, with Z.
+CREATE FUNCTION iso_utc(t timestamptz) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
+
 -- Identity ---------------------------------------------------------------
 
 CREATE TABLE roles (

@@ -164,6 +164,8 @@ typedef struct tk_jwt_key_s  tk_jwt_key_t;
 int tk_jwt_key_load(tk_jwt_key_t **key, const char *alg, const char *path,
     char *err, size_t errlen);
 void tk_jwt_key_free(tk_jwt_key_t *key);
+/* "HS256", "RS256" or "ES256" */
+const char *tk_jwt_key_alg(const tk_jwt_key_t *key);
 
 typedef struct {
     char        sub[128];

@@ -1,0 +1,353 @@
+/*
+ * Connections: lazy connect, reconnect after the server went away, and
+ * statements prepared once per connection.
+ */
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "result.h"
+
+
+int
+tk_conn_open(tk_conn_t **conn, const char *conninfo)
+{
+    tk_conn_t  *c;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return TK_ENOMEM;
+    }
+
+    c->conninfo = strdup(conninfo != NULL ? conninfo : "");
+    if (c->conninfo == NULL) {
+        free(c);
+        return TK_ENOMEM;
+    }
+
+    *conn = c;
+    return TK_OK;
+}
+
+
+void
+tk_conn_close(tk_conn_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->pg != NULL) {
+        PQfinish(c->pg);
+    }
+
+    free(c->conninfo);
+    free(c);
+}
+
+
+const char *
+tk_conn_error(const tk_conn_t *c)
+{
+    return c->err;
+}
+
+
+static void
+tk__db_drop(tk_conn_t *c)
+{
+    if (c->pg != NULL) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+
+    c->nprepared = 0;
+    c->in_tx = 0;
+}
+
+
+/*
+ * A server that shut down (a restart, a failover) has sent its goodbye and
+ * closed the socket: notice it before sending anything, so the request
+ * that comes after the restart succeeds instead of failing once per pool
+ * thread.
+ */
+static int
+tk__db_alive(tk_conn_t *c)
+{
+    struct pollfd  pfd;
+
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        return 0;
+    }
+
+    pfd.fd = PQsocket(c->pg);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+
+    if (pfd.fd < 0) {
+        return 0;
+    }
+
+    if (poll(&pfd, 1, 0) > 0) {
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+tk__db_ready(tk_conn_t *c, tk_result_t *res)
+{
+    static const char  *keys[] = { "dbname", "connect_timeout",
+                                   "application_name", NULL };
+    const char         *vals[4];
+
+    if (c->pg != NULL && tk__db_alive(c)) {
+        return TK_OK;
+    }
+
+    tk__db_drop(c);
+
+    /* the connection string wins over these defaults */
+    vals[0] = c->conninfo;
+    vals[1] = "5";
+    vals[2] = "ngx_tickets";
+    vals[3] = NULL;
+
+    c->pg = PQconnectdbParams(keys, vals, 1);
+
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        snprintf(c->err, sizeof(c->err), "%s",
+                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        tk__db_drop(c);
+        res->retry_after = 1;
+        return tk__fail(res, TK_EUNAVAIL, "database unavailable: %s",
+                        c->err);
+    }
+
+    return TK_OK;
+}
+
+
+static int
+tk__prepared(tk_conn_t *c, const tk__stmt_t *st)
+{
+    int  i;
+
+    for (i = 0; i < c->nprepared; i++) {
+        if (c->prepared[i] == st) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static PGresult *
+tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
+{
+    const char  *state;
+
+    state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+    snprintf(c->err, sizeof(c->err), "%s", PQerrorMessage(c->pg));
+
+    if (r != NULL) {
+        PQclear(r);
+    }
+
+    if (PQstatus(c->pg) != CONNECTION_OK
+        || strncmp(c->sqlstate, "57P", 3) == 0
+        || strncmp(c->sqlstate, "08", 2) == 0)
+    {
+        tk__db_drop(c);
+        res->retry_after = 1;
+        tk__fail(res, TK_EUNAVAIL, "database connection lost: %s", c->err);
+        return NULL;
+    }
+
+    tk__fail(res, TK_EINTERNAL, "database error %s: %s", c->sqlstate, c->err);
+    return NULL;
+}
+
+
+PGresult *
+tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
+    const int *lengths, const int *formats, tk_result_t *res)
+{
+    PGresult        *r;
+    ExecStatusType   s;
+
+    c->sqlstate[0] = '\0';
+
+    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
+        return NULL;
+    }
+
+    if (c->pg == NULL) {
+        tk__fail(res, TK_EUNAVAIL, "database connection lost");
+        return NULL;
+    }
+
+    if (!tk__prepared(c, st)) {
+        if (c->nprepared == TK__MAX_PREPARED) {
+            tk__fail(res, TK_EINTERNAL, "too many prepared statements");
+            return NULL;
+        }
+
+        r = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+        if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            return tk__failed(c, r, res);
+        }
+
+        PQclear(r);
+        c->prepared[c->nprepared++] = st;
+    }
+
+    r = PQexecPrepared(c->pg, st->name, st->nparams, v, lengths, formats, 0);
+
+    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        return tk__failed(c, r, res);
+    }
+
+    return r;
+}
+
+
+PGresult *
+tk__exec(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
+    tk_result_t *res)
+{
+    return tk__execb(c, st, v, NULL, NULL, res);
+}
+
+
+const char *
+tk__sqlstate(const tk_conn_t *c)
+{
+    return c->sqlstate;
+}
+
+
+int
+tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
+{
+    PGresult        *r;
+    ExecStatusType   s;
+
+    c->sqlstate[0] = '\0';
+
+    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
+        return res->code;
+    }
+
+    if (c->pg == NULL) {
+        return tk__fail(res, TK_EUNAVAIL, "database connection lost");
+    }
+
+    r = PQexec(c->pg, sql);
+
+    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        tk__failed(c, r, res);
+        return res->code;
+    }
+
+    PQclear(r);
+    return TK_OK;
+}
+
+
+int
+tk__begin(tk_conn_t *c, tk_result_t *res)
+{
+    if (tk__cmd(c, "BEGIN", res) != TK_OK) {
+        return res->code;
+    }
+
+    c->in_tx = 1;
+    return TK_OK;
+}
+
+
+int
+tk__commit(tk_conn_t *c, tk_result_t *res)
+{
+    int  rc;
+
+    rc = tk__cmd(c, "COMMIT", res);
+    c->in_tx = 0;
+
+    return rc;
+}
+
+
+void
+tk__rollback(tk_conn_t *c)
+{
+    PGresult  *r;
+
+    if (!c->in_tx) {
+        return;
+    }
+
+    c->in_tx = 0;
+
+    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+        r = PQexec(c->pg, "ROLLBACK");
+        if (r != NULL) {
+            PQclear(r);
+        }
+    }
+}
+
+
+const char *
+tk__val(const PGresult *r, int row, int col)
+{
+    if (r == NULL || row >= PQntuples(r) || col >= PQnfields(r)
+        || PQgetisnull(r, row, col))
+    {
+        return NULL;
+    }
+
+    return PQgetvalue(r, row, col);
+}
+
+
+int
+tk__take_body(PGresult *r, tk_result_t *res)
+{
+    const char  *v;
+    size_t       len;
+
+    v = tk__val(r, 0, 0);
+    if (v == NULL) {
+        PQclear(r);
+        return tk__fail(res, TK_ENOTFOUND, "not found");
+    }
+
+    len = (size_t) PQgetlength(r, 0, 0);
+
+    free(res->body);
+    res->body = malloc(len + 1);
+    if (res->body == NULL) {
+        PQclear(r);
+        return tk__fail(res, TK_ENOMEM, "out of memory");
+    }
+
+    memcpy(res->body, v, len + 1);
+    res->body_len = len;
+    PQclear(r);
+
+    return TK_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * Internal: the PostgreSQL connection of a tk_conn_t and its prepared
+ * statements.  Never included by users of the library.
+ */
+
+#ifndef TK_DB_H
+#define TK_DB_H
+
+#include <libpq-fe.h>
+
+#include "tickets.h"
+
+
+/*
+ * A statement is declared once, statically, where it is used; it is
+ * prepared on a connection the first time it runs there.
+ */
+typedef struct {
+    const char *name;
+    const char *sql;
+    int         nparams;
+} tk__stmt_t;
+
+#define TK__MAX_PREPARED  256
+
+struct tk_conn_s {
+    PGconn             *pg;
+    char               *conninfo;
+    const tk__stmt_t   *prepared[TK__MAX_PREPARED];
+    int                 nprepared;
+    int                 in_tx;
+    char                sqlstate[6];
+    char                err[256];
+};
+
+
+/* Connects, or reconnects when the server went away.  TK_OK or
+ * TK_EUNAVAIL. */
+int tk__db_ready(tk_conn_t *c, tk_result_t *res);
+
+/*
+ * Runs a prepared statement with text parameters (NULL for SQL NULL).
+ * Returns the result, or NULL with res filled: TK_EUNAVAIL when the
+ * connection is lost, TK_EINTERNAL otherwise (the server's message kept in
+ * res->message for the log, never for the client).
+ */
+PGresult *tk__exec(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
+    tk_result_t *res);
+/* the same with binary parameters where formats[i] is 1 */
+PGresult *tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
+    const int *lengths, const int *formats, tk_result_t *res);
+/* the SQLSTATE of the last failed tk__exec on this connection, or "" */
+const char *tk__sqlstate(const tk_conn_t *c);
+
+/* Plain commands (BEGIN, COMMIT, ...): TK_OK or an error in res. */
+int tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res);
+int tk__begin(tk_conn_t *c, tk_result_t *res);
+int tk__commit(tk_conn_t *c, tk_result_t *res);
+/* rolls back an open transaction, if any; keeps res as it is */
+void tk__rollback(tk_conn_t *c);
+
+/* Value of row 0 column col, NULL when SQL NULL or no row */
+const char *tk__val(const PGresult *r, int row, int col);
+
+/*
+ * Moves a one-row, one-column text result (JSON built by the server) into
+ * res->body.  TK_ENOTFOUND when there is no row or it is NULL.
+ */
+int tk__take_body(PGresult *r, tk_result_t *res);
+
+
+#endif /* TK_DB_H */

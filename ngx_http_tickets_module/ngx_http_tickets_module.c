@@ -1,0 +1,1634 @@
+
+/*
+ * ngx_http_tickets_module: the ticket REST API over libtickets.
+ *
+ * The event loop only routes, authenticates the token and reads the body;
+ * everything that touches the database (and the parsing of the body, which
+ * may be in a temp file) runs in a thread pool task, where each pool
+ * thread keeps its own PostgreSQL connection.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <tickets.h>
+#include "ngx_http_tickets_form.h"
+
+
+#if !(NGX_THREADS)
+#error ngx_http_tickets_module needs nginx built --with-threads
+#endif
+
+
+#define NGX_HTTP_TICKETS_MAX_PARTS         256
+#define NGX_HTTP_TICKETS_MAX_PART_HEADER   8192
+#define NGX_HTTP_TICKETS_MAX_FIELDS        1024
+#define NGX_HTTP_TICKETS_REQUEST_ID_LEN    128
+
+
+typedef enum {
+    NGX_HTTP_TICKETS_OP_HEALTH = 0,
+    NGX_HTTP_TICKETS_OP_TOKEN,
+    NGX_HTTP_TICKETS_OP_GET,
+    NGX_HTTP_TICKETS_OP_METADATA,
+    NGX_HTTP_TICKETS_OP_APPMETADATA,
+    NGX_HTTP_TICKETS_OP_REGISTER
+} ngx_http_tickets_op_e;
+
+
+typedef struct {
+    ngx_str_t                   pattern;
+    ngx_uint_t                  methods;
+    ngx_http_tickets_op_e       op;
+    unsigned                    auth:1;
+    unsigned                    form:1;
+} ngx_http_tickets_route_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_str_t                   db;
+    ngx_str_t                   pool_name;
+    ngx_thread_pool_t          *pool;
+    tk_jwt_key_t               *key;
+    tk_jwt_key_t               *signing_key;
+    ngx_str_t                   issuer;
+    ngx_str_t                   audience;
+    time_t                      token_lifetime;
+    /* NUL-terminated copies for libtickets */
+    char                       *db_c;
+    char                       *issuer_c;
+    char                       *audience_c;
+} ngx_http_tickets_loc_conf_t;
+
+
+/* one body segment, in memory or in the temp file */
+typedef struct {
+    u_char                     *pos;
+    size_t                      len;
+    ngx_fd_t                    fd;
+    off_t                       offset;
+} ngx_http_tickets_seg_t;
+
+
+typedef struct {
+    ngx_http_request_t         *request;
+    ngx_http_tickets_loc_conf_t *conf;
+    ngx_http_tickets_route_t   *route;
+    int64_t                     id;
+    ngx_str_t                   request_id;
+    tk_jwt_claims_t             claims;
+
+    /* the request, copied for the task: NUL-terminated */
+    char                       *idempotency_key;
+    char                       *boundary;
+    size_t                      boundary_len;
+    unsigned                    multipart:1;
+    ngx_http_tickets_seg_t     *segs;
+    ngx_uint_t                  nsegs;
+
+    tk_result_t                 res;
+} ngx_http_tickets_ctx_t;
+
+
+static ngx_int_t ngx_http_tickets_handler(ngx_http_request_t *r);
+static ngx_http_tickets_route_t *ngx_http_tickets_route(ngx_http_request_t *r,
+    int64_t *id, ngx_uint_t *allowed);
+static ngx_int_t ngx_http_tickets_authenticate(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx);
+static ngx_int_t ngx_http_tickets_form_type(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx);
+static void ngx_http_tickets_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tickets_post_task(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx);
+static void ngx_http_tickets_task_handler(void *data, ngx_log_t *log);
+static int ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx,
+    tk_conn_t *conn);
+static int ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx,
+    tk_form_t *form);
+static int ngx_http_tickets_token(ngx_http_tickets_ctx_t *ctx,
+    tk_conn_t *conn, tk_form_t *form);
+static void ngx_http_tickets_task_done(ngx_event_t *ev);
+static ngx_int_t ngx_http_tickets_respond(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx);
+static ngx_int_t ngx_http_tickets_problem(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx, ngx_uint_t status, const char *detail,
+    const char *errors);
+static ngx_int_t ngx_http_tickets_send(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx, ngx_uint_t status, ngx_str_t *type,
+    u_char *body, size_t len);
+static ngx_int_t ngx_http_tickets_add_header(ngx_http_request_t *r,
+    const char *name, u_char *value, size_t len);
+static ngx_table_elt_t *ngx_http_tickets_header_in(ngx_http_request_t *r,
+    const char *name, size_t len);
+static ngx_int_t ngx_http_tickets_request_id(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx);
+static ngx_int_t ngx_http_tickets_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static u_char *ngx_http_tickets_json_escape(u_char *dst, const u_char *src,
+    size_t len);
+static size_t ngx_http_tickets_json_escaped_len(const u_char *src,
+    size_t len);
+static char *ngx_http_tickets_cstr(ngx_pool_t *pool, ngx_str_t *s);
+
+static ngx_int_t ngx_http_tickets_add_variables(ngx_conf_t *cf);
+static void *ngx_http_tickets_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tickets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_tickets_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tickets_load_key(ngx_conf_t *cf, tk_jwt_key_t **key,
+    const char *alg, ngx_str_t *path);
+static void ngx_http_tickets_free_key(void *data);
+
+
+static ngx_command_t  ngx_http_tickets_commands[] = {
+
+    { ngx_string("tickets"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tickets,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tickets_db"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, db),
+      NULL },
+
+    { ngx_string("tickets_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, pool_name),
+      NULL },
+
+    { ngx_string("tickets_jwt_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_tickets_jwt_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, key),
+      NULL },
+
+    { ngx_string("tickets_jwt_signing_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tickets_jwt_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, signing_key),
+      NULL },
+
+    { ngx_string("tickets_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, issuer),
+      NULL },
+
+    { ngx_string("tickets_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, audience),
+      NULL },
+
+    { ngx_string("tickets_token_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, token_lifetime),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tickets_module_ctx = {
+    ngx_http_tickets_add_variables,        /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tickets_create_loc_conf,      /* create location configuration */
+    ngx_http_tickets_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tickets_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tickets_module_ctx,          /* module context */
+    ngx_http_tickets_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+#define NGX_HTTP_TICKETS_GET  (NGX_HTTP_GET|NGX_HTTP_HEAD)
+
+/* Matched case-insensitively; "{id}" is a positive integer segment. */
+static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
+
+    { ngx_string("/api/health"), NGX_HTTP_TICKETS_GET,
+      NGX_HTTP_TICKETS_OP_HEALTH, 0, 0 },
+
+    { ngx_string("/api/auth/token"), NGX_HTTP_POST,
+      NGX_HTTP_TICKETS_OP_TOKEN, 0, 1 },
+
+    { ngx_string("/api/TicketsApi/metadata"), NGX_HTTP_TICKETS_GET,
+      NGX_HTTP_TICKETS_OP_METADATA, 1, 0 },
+
+    { ngx_string("/api/TicketsApi/metadata/{id}"), NGX_HTTP_TICKETS_GET,
+      NGX_HTTP_TICKETS_OP_METADATA, 1, 0 },
+
+    { ngx_string("/api/TicketsApi/appmetadata"), NGX_HTTP_TICKETS_GET,
+      NGX_HTTP_TICKETS_OP_APPMETADATA, 1, 0 },
+
+    { ngx_string("/api/TicketsApi/register"), NGX_HTTP_POST,
+      NGX_HTTP_TICKETS_OP_REGISTER, 1, 1 },
+
+    { ngx_string("/api/TicketsApi/{id}"), NGX_HTTP_TICKETS_GET,
+      NGX_HTTP_TICKETS_OP_GET, 1, 0 },
+};
+
+
+static ngx_str_t  ngx_http_tickets_json_type =
+    ngx_string("application/json; charset=utf-8");
+static ngx_str_t  ngx_http_tickets_problem_type =
+    ngx_string("application/problem+json");
+
+static ngx_str_t  ngx_http_tickets_request_id_name =
+    ngx_string("tickets_request_id");
+static ngx_int_t  ngx_http_tickets_request_id_index = NGX_ERROR;
+
+/* each pool thread keeps its own connection */
+static __thread tk_conn_t  *ngx_http_tickets_conn;
+static __thread char       *ngx_http_tickets_conn_info;
+
+
+static ngx_int_t
+ngx_http_tickets_handler(ngx_http_request_t *r)
+{
+    int64_t                       id;
+    ngx_int_t                     rc;
+    ngx_uint_t                    allowed;
+    ngx_http_tickets_ctx_t       *ctx;
+    ngx_http_tickets_route_t     *route;
+    ngx_http_tickets_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tickets_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_tickets_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->conf = tlcf;
+    tk_result_init(&ctx->res);
+    ngx_http_set_ctx(r, ctx, ngx_http_tickets_module);
+
+    if (ngx_http_tickets_request_id(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    route = ngx_http_tickets_route(r, &id, &allowed);
+
+    if (route == NULL) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (allowed == 0) {
+            return ngx_http_tickets_problem(r, ctx, NGX_HTTP_NOT_FOUND,
+                                            "No such resource.", NULL);
+        }
+
+        if (ngx_http_tickets_add_header(r, "Allow",
+                (u_char *) ((allowed & NGX_HTTP_POST) ? "POST" : "GET, HEAD"),
+                (allowed & NGX_HTTP_POST) ? 4 : 9)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                                        "Method not allowed.", NULL);
+    }
+
+    ctx->route = route;
+    ctx->id = id;
+
+    if (route->auth) {
+        rc = ngx_http_tickets_authenticate(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (!route->form) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->main->count++;
+
+        if (ngx_http_tickets_post_task(r, ctx) != NGX_OK) {
+            r->main->count--;
+            return ngx_http_tickets_problem(r, ctx,
+                                      NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "The service is overloaded.", NULL);
+        }
+
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_tickets_form_type(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->request_body_in_single_buf = 0;
+    r->request_body_file_log_level = 0;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_tickets_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            r->keepalive = 0;
+            return ngx_http_tickets_problem(r, ctx, rc,
+                                 "The request body is too large.", NULL);
+        }
+
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Finds the route of the request.  Returns NULL when none fits: *allowed
+ * is then 0 for an unknown path (404) or the methods the path has (405).
+ */
+static ngx_http_tickets_route_t *
+ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id,
+    ngx_uint_t *allowed)
+{
+    u_char                    *p, *q, *end, *pp, *pe;
+    int64_t                    n;
+    ngx_uint_t                 i, ok;
+    ngx_http_tickets_route_t  *route;
+
+    *allowed = 0;
+    *id = 0;
+
+    end = r->uri.data + r->uri.len;
+
+    /* a single trailing slash does not make another resource */
+    if (r->uri.len > 1 && end[-1] == '/') {
+        end--;
+    }
+
+    for (i = 0; i < sizeof(ngx_http_tickets_routes)
+                    / sizeof(ngx_http_tickets_routes[0]); i++)
+    {
+        route = &ngx_http_tickets_routes[i];
+
+        p = r->uri.data;
+        pp = route->pattern.data;
+        pe = pp + route->pattern.len;
+        ok = 1;
+        n = 0;
+
+        while (pp < pe && p < end) {
+
+            if (*pp == '{') {
+                q = p;
+                n = 0;
+
+                while (q < end && *q != '/') {
+                    if (*q < '0' || *q > '9'
+                        || n > (INT64_MAX - (*q - '0')) / 10)
+                    {
+                        ok = 0;
+                        break;
+                    }
+
+                    n = n * 10 + (*q - '0');
+                    q++;
+                }
+
+                if (!ok || q == p || n == 0) {
+                    ok = 0;
+                    break;
+                }
+
+                p = q;
+                pp = (u_char *) ngx_strchr(pp, '}') + 1;
+                continue;
+            }
+
+            if (ngx_tolower(*pp) != ngx_tolower(*p)) {
+                ok = 0;
+                break;
+            }
+
+            pp++;
+            p++;
+        }
+
+        if (!ok || pp != pe || p != end) {
+            continue;
+        }
+
+        if (!(r->method & route->methods)) {
+            *allowed |= route->methods;
+            continue;
+        }
+
+        *id = n;
+        return route;
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_tickets_authenticate(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx)
+{
+    u_char                       *p, *end;
+    const char                   *why;
+    ngx_table_elt_t              *h;
+    ngx_http_tickets_loc_conf_t  *tlcf;
+
+    tlcf = ctx->conf;
+    h = r->headers_in.authorization;
+    why = "missing bearer token";
+
+    if (h != NULL && h->value.len > 7
+        && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) == 0)
+    {
+        p = h->value.data + 7;
+        end = h->value.data + h->value.len;
+
+        while (p < end && *p == ' ') {
+            p++;
+        }
+
+        if (tk_jwt_verify(tlcf->key, (const char *) p, end - p,
+                          tlcf->issuer_c, tlcf->audience_c, ngx_time(),
+                          &ctx->claims, &why)
+            == TK_OK)
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tickets: 401 %s, request id %V", why, &ctx->request_id);
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_tickets_add_header(r, "WWW-Authenticate",
+                         (u_char *) "Bearer error=\"invalid_token\"", 28)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_tickets_problem(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "A valid bearer token is required.",
+                                    NULL);
+}
+
+
+/*
+ * Form endpoints take multipart/form-data or urlencoded bodies only, and
+ * a body over client_max_body_size is refused before it is read.
+ */
+static ngx_int_t
+ngx_http_tickets_form_type(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
+{
+    char                      *b;
+    size_t                     blen;
+    ngx_str_t                 *ct;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->client_max_body_size
+        && r->headers_in.content_length_n > clcf->client_max_body_size)
+    {
+        r->keepalive = 0;
+        r->lingering_close = 1;
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_tickets_problem(r, ctx,
+                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "The request body is too large.",
+                                        NULL);
+    }
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct != NULL
+        && ct->len >= 33
+        && ngx_strncasecmp(ct->data,
+                           (u_char *) "application/x-www-form-urlencoded",
+                           33) == 0
+        && (ct->len == 33 || ct->data[33] == ';' || ct->data[33] == ' '))
+    {
+        return NGX_OK;
+    }
+
+    if (ct != NULL) {
+        b = ngx_pnalloc(r->pool, 72);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_tickets_multipart_boundary((const char *) ct->data,
+                                                ct->len, b, 72, &blen)
+            == 0)
+        {
+            b[blen] = '\0';
+            ctx->boundary = b;
+            ctx->boundary_len = blen;
+            ctx->multipart = 1;
+            return NGX_OK;
+        }
+
+        if (ct->len >= 19
+            && ngx_strncasecmp(ct->data, (u_char *) "multipart/form-data",
+                               19) == 0)
+        {
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_tickets_problem(r, ctx, NGX_HTTP_BAD_REQUEST,
+                       "The multipart body has no valid boundary.", NULL);
+        }
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_tickets_problem(r, ctx, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                 "The body must be multipart/form-data or "
+                 "application/x-www-form-urlencoded.", NULL);
+}
+
+
+static void
+ngx_http_tickets_body_handler(ngx_http_request_t *r)
+{
+    ngx_buf_t               *b;
+    ngx_uint_t               n;
+    ngx_chain_t             *cl;
+    ngx_http_tickets_ctx_t  *ctx;
+    ngx_http_tickets_seg_t  *seg;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tickets_module);
+
+    n = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            n++;
+        }
+    }
+
+    if (n) {
+        ctx->segs = ngx_palloc(r->pool, n * sizeof(ngx_http_tickets_seg_t));
+        if (ctx->segs == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+            seg = &ctx->segs[ctx->nsegs];
+
+            if (b->in_file) {
+                seg->pos = NULL;
+                seg->fd = b->file->fd;
+                seg->offset = b->file_pos;
+                seg->len = (size_t) (b->file_last - b->file_pos);
+
+            } else {
+                seg->pos = b->pos;
+                seg->fd = NGX_INVALID_FILE;
+                seg->offset = 0;
+                seg->len = (size_t) (b->last - b->pos);
+            }
+
+            if (seg->len) {
+                ctx->nsegs++;
+            }
+        }
+    }
+
+    if (ngx_http_tickets_post_task(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_tickets_problem(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "The service is overloaded.", NULL));
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
+{
+    ngx_table_elt_t    *h;
+    ngx_thread_task_t  *task;
+
+    h = ngx_http_tickets_header_in(r, "Idempotency-Key", 15);
+    if (h != NULL && h->value.len) {
+        ctx->idempotency_key = ngx_http_tickets_cstr(r->pool, &h->value);
+        if (ctx->idempotency_key == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    task = ngx_thread_task_alloc(r->pool, 0);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    task->ctx = ctx;
+    task->handler = ngx_http_tickets_task_handler;
+    task->event.data = ctx;
+    task->event.handler = ngx_http_tickets_task_done;
+
+    if (ngx_thread_task_post(ctx->conf->pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+
+    return NGX_OK;
+}
+
+
+/* In a pool thread: nothing here may touch nginx's pools or events. */
+static void
+ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_tickets_ctx_t  *ctx = data;
+
+    const char  *info;
+
+    info = ctx->conf->db_c;
+
+    if (ngx_http_tickets_conn != NULL
+        && ngx_http_tickets_conn_info != info)
+    {
+        tk_conn_close(ngx_http_tickets_conn);
+        ngx_http_tickets_conn = NULL;
+    }
+
+    if (ngx_http_tickets_conn == NULL) {
+        if (tk_conn_open(&ngx_http_tickets_conn, info) != TK_OK) {
+            ctx->res.code = TK_ENOMEM;
+            return;
+        }
+
+        ngx_http_tickets_conn_info = (char *) info;
+    }
+
+    ctx->res.code = ngx_http_tickets_run(ctx, ngx_http_tickets_conn);
+}
+
+
+static int
+ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
+{
+    int              rc;
+    tk_form_t       *form;
+    tk_result_t     *res;
+    tk_principal_t   p;
+
+    res = &ctx->res;
+    form = NULL;
+
+    if (ctx->route->form) {
+        form = tk_form_new();
+        if (form == NULL) {
+            return TK_ENOMEM;
+        }
+
+        rc = ngx_http_tickets_read_form(ctx, form);
+        if (rc != TK_OK) {
+            tk_form_free(form);
+            return rc;
+        }
+    }
+
+    if (ctx->route->auth) {
+        rc = tk_principal_load(conn, ctx->claims.sub, ctx->claims.perms, &p,
+                               res);
+        if (rc != TK_OK) {
+            tk_form_free(form);
+            return rc;
+        }
+    }
+
+    switch (ctx->route->op) {
+
+    case NGX_HTTP_TICKETS_OP_HEALTH:
+        rc = tk_health(conn, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_TOKEN:
+        rc = ngx_http_tickets_token(ctx, conn, form);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_GET:
+        rc = tk_ticket_get(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_METADATA:
+        rc = tk_metadata(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_APPMETADATA:
+        rc = tk_appmetadata(conn, &p, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_REGISTER:
+        rc = tk_ticket_register(conn, &p, form, ctx->idempotency_key, res);
+        break;
+
+    default:
+        rc = TK_ENOTFOUND;
+    }
+
+    tk_form_free(form);
+
+    return rc;
+}
+
+
+/* Parses the body, in memory or spooled to a temp file, into the form. */
+static int
+ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
+{
+    int                             rc;
+    u_char                         *buf, *all, *p;
+    size_t                          total, len;
+    ssize_t                         n;
+    ngx_uint_t                      i;
+    const char                     *err;
+    ngx_http_tickets_seg_t         *seg;
+    ngx_http_tickets_multipart_t   *mp;
+    u_char                          chunk[16384];
+
+    total = 0;
+    for (i = 0; i < ctx->nsegs; i++) {
+        total += ctx->segs[i].len;
+    }
+
+    mp = NULL;
+    all = NULL;
+
+    if (ctx->multipart) {
+        mp = ngx_http_tickets_multipart_create(ctx->boundary,
+                                               ctx->boundary_len, form,
+                                               NGX_HTTP_TICKETS_MAX_PARTS,
+                                               NGX_HTTP_TICKETS_MAX_PART_HEADER);
+        if (mp == NULL) {
+            return TK_ENOMEM;
+        }
+
+    } else {
+        all = malloc(total + 1);
+        if (all == NULL) {
+            return TK_ENOMEM;
+        }
+    }
+
+    p = all;
+    rc = TK_OK;
+
+    for (i = 0; i < ctx->nsegs && rc == TK_OK; i++) {
+        seg = &ctx->segs[i];
+        len = 0;
+
+        while (len < seg->len) {
+            if (seg->pos != NULL) {
+                buf = seg->pos + len;
+                n = seg->len - len;
+
+            } else {
+                n = pread(seg->fd, chunk,
+                          ngx_min(sizeof(chunk), seg->len - len),
+                          seg->offset + len);
+                if (n <= 0) {
+                    snprintf(ctx->res.message, sizeof(ctx->res.message),
+                             "reading the request body failed");
+                    rc = TK_EINTERNAL;
+                    break;
+                }
+
+                buf = chunk;
+            }
+
+            if (mp != NULL) {
+                if (ngx_http_tickets_multipart_feed(mp, buf, n) != 0) {
+                    rc = TK_EINVAL;
+                    break;
+                }
+
+            } else {
+                memcpy(p, buf, n);
+                p += n;
+            }
+
+            len += n;
+        }
+    }
+
+    if (mp != NULL) {
+        if (rc == TK_OK && ngx_http_tickets_multipart_finish(mp) != 0) {
+            rc = TK_EINVAL;
+        }
+
+        if (rc == TK_EINVAL) {
+            snprintf(ctx->res.message, sizeof(ctx->res.message),
+                     "Malformed multipart body: %s",
+                     ngx_http_tickets_multipart_error(mp));
+        }
+
+        ngx_http_tickets_multipart_destroy(mp);
+        return rc;
+    }
+
+    if (rc == TK_OK
+        && ngx_http_tickets_urlencoded_parse(all, p - all, form,
+                                             NGX_HTTP_TICKETS_MAX_FIELDS,
+                                             &err)
+           != 0)
+    {
+        snprintf(ctx->res.message, sizeof(ctx->res.message),
+                 "Malformed form body: %s", err ? err : "invalid");
+        rc = TK_EINVAL;
+    }
+
+    free(all);
+
+    return rc;
+}
+
+
+static int
+ngx_http_tickets_token(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn,
+    tk_form_t *form)
+{
+    int                           rc;
+    char                         *token;
+    size_t                        len;
+    tk_result_t                  *res;
+    const char                   *user, *password;
+    tk_principal_t                p;
+    ngx_http_tickets_loc_conf_t  *tlcf;
+
+    res = &ctx->res;
+    tlcf = ctx->conf;
+
+    if (tlcf->signing_key == NULL) {
+        snprintf(res->message, sizeof(res->message),
+                 "This service issues no tokens.");
+        return TK_ENOTFOUND;
+    }
+
+    user = tk_form_get(form, "username");
+    password = tk_form_get(form, "password");
+
+    if (user == NULL || password == NULL || *user == '\0') {
+        snprintf(res->message, sizeof(res->message),
+                 "username and password are required.");
+        return TK_EINVAL;
+    }
+
+    rc = tk_auth_login(conn, user, password, &p, res);
+    if (rc != TK_OK) {
+        return rc;
+    }
+
+    rc = tk_jwt_issue(tlcf->signing_key, &p, tlcf->issuer_c,
+                      tlcf->audience_c, (long) tlcf->token_lifetime,
+                      time(NULL), &token);
+    if (rc != TK_OK) {
+        snprintf(res->message, sizeof(res->message), "issuing a token failed");
+        return TK_EINTERNAL;
+    }
+
+    len = strlen(token) + 96;
+    res->body = malloc(len);
+    if (res->body == NULL) {
+        free(token);
+        return TK_ENOMEM;
+    }
+
+    res->body_len = snprintf(res->body, len,
+                             "{\"access_token\":\"%s\",\"token_type\":"
+                             "\"Bearer\",\"expires_in\":%ld}",
+                             token, (long) tlcf->token_lifetime);
+    free(token);
+
+    return TK_OK;
+}
+
+
+/* Back in the event loop. */
+static void
+ngx_http_tickets_task_done(ngx_event_t *ev)
+{
+    ngx_int_t                rc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_tickets_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    rc = ngx_http_tickets_respond(r, ctx);
+
+    tk_result_clear(&ctx->res);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* The one place where library codes become HTTP statuses. */
+static ngx_int_t
+ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
+{
+    u_char       *p;
+    ngx_int_t     rc;
+    ngx_uint_t    status;
+    ngx_str_t     type;
+    tk_result_t  *res;
+    u_char        loc[NGX_INT64_LEN + 32];
+
+    res = &ctx->res;
+
+    switch (res->code) {
+
+    case TK_OK:
+    case TK_CREATED:
+        if (res->message[0]) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "tickets: %s, request id %V", res->message,
+                          &ctx->request_id);
+        }
+
+        if (res->etag[0]
+            && ngx_http_tickets_add_header(r, "ETag", (u_char *) res->etag,
+                                           ngx_strlen(res->etag))
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        status = NGX_HTTP_OK;
+
+        if (res->code == TK_CREATED) {
+            status = NGX_HTTP_CREATED;
+            p = ngx_sprintf(loc, "/api/TicketsApi/%L", (int64_t) res->id);
+
+            if (ngx_http_tickets_add_header(r, "Location", loc, p - loc)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (res->content_type[0]) {
+            type.data = (u_char *) res->content_type;
+            type.len = ngx_strlen(res->content_type);
+
+        } else {
+            type = ngx_http_tickets_json_type;
+        }
+
+        rc = ngx_http_tickets_send(r, ctx, status, &type,
+                                   (u_char *) res->body, res->body_len);
+        return rc;
+
+    case TK_NO_CONTENT:
+        return ngx_http_tickets_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL,
+                                     NULL, 0);
+
+    case TK_EINVAL:
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                        res->message, res->errors);
+
+    case TK_ENOTFOUND:
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_NOT_FOUND,
+                                        res->message[0] ? res->message
+                                                        : "Not found.",
+                                        NULL);
+
+    case TK_EFORBIDDEN:
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_FORBIDDEN,
+                                        res->message, NULL);
+
+    case TK_EAUTH:
+        if (ctx->route->op != NGX_HTTP_TICKETS_OP_TOKEN
+            && ngx_http_tickets_add_header(r, "WWW-Authenticate",
+                          (u_char *) "Bearer error=\"invalid_token\"", 28)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                        res->message, NULL);
+
+    case TK_ECONFLICT:
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_CONFLICT,
+                                        res->message, NULL);
+
+    case TK_EPRECOND:
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_PRECONDITION_FAILED,
+                                        res->message, NULL);
+
+    case TK_ETHROTTLED:
+    case TK_EUNAVAIL:
+        p = ngx_sprintf(loc, "%d", res->retry_after > 0 ? res->retry_after
+                                                         : 1);
+        if (ngx_http_tickets_add_header(r, "Retry-After", loc, p - loc)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (res->code == TK_ETHROTTLED) {
+            return ngx_http_tickets_problem(r, ctx, 429,
+                                        "Too many failed attempts; retry "
+                                        "later.", NULL);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tickets: %s, request id %V", res->message,
+                      &ctx->request_id);
+
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "The database is unavailable; "
+                                        "retry shortly.", NULL);
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tickets: %s (%s), request id %V",
+                      res->message, tk_strerror(res->code),
+                      &ctx->request_id);
+
+        return ngx_http_tickets_problem(r, ctx,
+                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        "An unexpected error occurred.",
+                                        NULL);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_tickets_problem(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx,
+    ngx_uint_t status, const char *detail, const char *errors)
+{
+    u_char      *body, *p;
+    size_t       len, dlen;
+    const char  *title;
+
+    switch (status) {
+    case NGX_HTTP_BAD_REQUEST: title = "Bad Request"; break;
+    case NGX_HTTP_UNAUTHORIZED: title = "Unauthorized"; break;
+    case NGX_HTTP_FORBIDDEN: title = "Forbidden"; break;
+    case NGX_HTTP_NOT_FOUND: title = "Not Found"; break;
+    case NGX_HTTP_NOT_ALLOWED: title = "Method Not Allowed"; break;
+    case NGX_HTTP_CONFLICT: title = "Conflict"; break;
+    case NGX_HTTP_PRECONDITION_FAILED: title = "Precondition Failed"; break;
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE: title = "Payload Too Large"; break;
+    case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE:
+        title = "Unsupported Media Type";
+        break;
+    case 429: title = "Too Many Requests"; break;
+    case NGX_HTTP_SERVICE_UNAVAILABLE: title = "Service Unavailable"; break;
+    default: title = "Internal Server Error"; break;
+    }
+
+    if (detail == NULL || *detail == '\0') {
+        detail = title;
+    }
+
+    dlen = ngx_strlen(detail);
+
+    len = sizeof("{\"type\":\"about:blank\",\"title\":\"\",\"status\":,"
+                 "\"detail\":\"\",\"errors\":,\"traceId\":\"\"}")
+          + ngx_strlen(title) + NGX_INT_T_LEN
+          + ngx_http_tickets_json_escaped_len((u_char *) detail, dlen)
+          + (errors ? ngx_strlen(errors) : 0)
+          + ngx_http_tickets_json_escaped_len(ctx->request_id.data,
+                                              ctx->request_id.len);
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"type\":\"about:blank\",\"title\":\"%s\","
+                    "\"status\":%ui,\"detail\":\"", title, status);
+    p = ngx_http_tickets_json_escape(p, (u_char *) detail, dlen);
+    p = ngx_cpymem(p, "\"", 1);
+
+    if (errors != NULL) {
+        p = ngx_sprintf(p, ",\"errors\":%s", errors);
+    }
+
+    p = ngx_cpymem(p, ",\"traceId\":\"", 12);
+    p = ngx_http_tickets_json_escape(p, ctx->request_id.data,
+                                     ctx->request_id.len);
+    p = ngx_cpymem(p, "\"}", 2);
+
+    return ngx_http_tickets_send(r, ctx, status,
+                                 &ngx_http_tickets_problem_type, body,
+                                 p - body);
+}
+
+
+static ngx_int_t
+ngx_http_tickets_send(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx,
+    ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_tickets_add_header(r, "X-Request-Id", ctx->request_id.data,
+                                    ctx->request_id.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.status = status;
+
+    if (type != NULL) {
+        r->headers_out.content_type = *type;
+        r->headers_out.content_type_len = type->len;
+        r->headers_out.content_type_lowcase = NULL;
+    }
+
+    if (len == 0) {
+        r->headers_out.content_length_n = 0;
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    r->headers_out.content_length_n = len;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, body, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_tickets_add_header(ngx_http_request_t *r, const char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_tickets_header_in(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/*
+ * The client's X-Request-Id when it is a sane token, else nginx's own
+ * $request_id: echoed on the response and written in the log.
+ */
+static ngx_int_t
+ngx_http_tickets_request_id(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
+{
+    u_char                     *p;
+    ngx_table_elt_t            *h;
+    ngx_http_variable_value_t  *v;
+
+    h = ngx_http_tickets_header_in(r, "X-Request-Id", 12);
+
+    if (h != NULL && h->value.len > 0
+        && h->value.len <= NGX_HTTP_TICKETS_REQUEST_ID_LEN)
+    {
+        for (p = h->value.data; p < h->value.data + h->value.len; p++) {
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
+                  || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_'
+                  || *p == '.' || *p == ':'))
+            {
+                break;
+            }
+        }
+
+        if (p == h->value.data + h->value.len) {
+            ctx->request_id = h->value;
+            return NGX_OK;
+        }
+    }
+
+    v = ngx_http_get_indexed_variable(r, ngx_http_tickets_request_id_index);
+    if (v == NULL || v->not_found) {
+        return NGX_ERROR;
+    }
+
+    ctx->request_id.data = v->data;
+    ctx->request_id.len = v->len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tickets_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tickets_ctx_t     *ctx;
+    ngx_http_variable_value_t  *rid;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tickets_module);
+
+    if (ctx != NULL && ctx->request_id.len) {
+        v->data = ctx->request_id.data;
+        v->len = ctx->request_id.len;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+        return NGX_OK;
+    }
+
+    rid = ngx_http_get_indexed_variable(r, ngx_http_tickets_request_id_index);
+    if (rid == NULL) {
+        return NGX_ERROR;
+    }
+
+    *v = *rid;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_tickets_json_escaped_len(const u_char *src, size_t len)
+{
+    size_t  n;
+
+    for (n = 0; len; len--, src++) {
+        n += (*src < 0x20) ? 6 : (*src == '"' || *src == '\\') ? 2 : 1;
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_http_tickets_json_escape(u_char *dst, const u_char *src, size_t len)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    for ( /* void */ ; len; len--, src++) {
+
+        if (*src == '"' || *src == '\\') {
+            *dst++ = '\\';
+            *dst++ = *src;
+
+        } else if (*src < 0x20) {
+            dst = ngx_cpymem(dst, "\\u00", 4);
+            *dst++ = hex[*src >> 4];
+            *dst++ = hex[*src & 0xf];
+
+        } else {
+            *dst++ = *src;
+        }
+    }
+
+    return dst;
+}
+
+
+static char *
+ngx_http_tickets_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_http_tickets_add_variables(ngx_conf_t *cf)
+{
+    ngx_str_t             name = ngx_string("request_id");
+    ngx_http_variable_t  *var;
+
+    var = ngx_http_add_variable(cf, &ngx_http_tickets_request_id_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_tickets_request_id_variable;
+
+    ngx_http_tickets_request_id_index = ngx_http_get_variable_index(cf,
+                                                                    &name);
+    if (ngx_http_tickets_request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_tickets_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tickets_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tickets_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->db = { 0, NULL };
+     *     conf->pool_name = { 0, NULL };
+     *     conf->issuer = { 0, NULL };
+     *     conf->audience = { 0, NULL };
+     *     conf->pool = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->key = NGX_CONF_UNSET_PTR;
+    conf->signing_key = NGX_CONF_UNSET_PTR;
+    conf->token_lifetime = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tickets_loc_conf_t *prev = parent;
+    ngx_http_tickets_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->db, prev->db, "dbname=tickets");
+    ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "default");
+    ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+    ngx_conf_merge_ptr_value(conf->signing_key, prev->signing_key, NULL);
+    ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    ngx_conf_merge_str_value(conf->audience, prev->audience, "");
+    ngx_conf_merge_sec_value(conf->token_lifetime, prev->token_lifetime,
+                             3600);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tickets\" needs \"tickets_jwt_key\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->token_lifetime <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tickets_token_lifetime\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->pool = ngx_thread_pool_add(cf, &conf->pool_name);
+    if (conf->pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->db_c = ngx_http_tickets_cstr(cf->pool, &conf->db);
+    conf->issuer_c = conf->issuer.len
+                     ? ngx_http_tickets_cstr(cf->pool, &conf->issuer) : NULL;
+    conf->audience_c = conf->audience.len
+                       ? ngx_http_tickets_cstr(cf->pool, &conf->audience)
+                       : NULL;
+
+    if (conf->db_c == NULL
+        || (conf->issuer.len && conf->issuer_c == NULL)
+        || (conf->audience.len && conf->audience_c == NULL))
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tickets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tickets_loc_conf_t *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (tlcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    tlcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tickets_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "tickets_jwt_key ALG FILE" pins the algorithm tokens must use;
+ * "tickets_jwt_signing_key FILE" signs the tokens of /api/auth/token with
+ * the same algorithm.
+ */
+static char *
+ngx_http_tickets_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tickets_loc_conf_t *tlcf = conf;
+
+    char          *alg;
+    ngx_str_t     *value;
+    tk_jwt_key_t **key;
+
+    value = cf->args->elts;
+    key = (tk_jwt_key_t **) ((char *) conf + cmd->offset);
+
+    if (*key != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts == 3) {
+        alg = ngx_http_tickets_cstr(cf->pool, &value[1]);
+        if (alg == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        return ngx_http_tickets_load_key(cf, key, alg, &value[2]);
+    }
+
+    if (tlcf->key == NGX_CONF_UNSET_PTR || tlcf->key == NULL) {
+        return "must follow \"tickets_jwt_key\" at the same level";
+    }
+
+    return ngx_http_tickets_load_key(cf, key, tk_jwt_key_alg(tlcf->key),
+                                     &value[1]);
+}
+
+
+static char *
+ngx_http_tickets_load_key(ngx_conf_t *cf, tk_jwt_key_t **key,
+    const char *alg, ngx_str_t *path)
+{
+    char                *file;
+    char                 err[256];
+    ngx_str_t            full;
+    ngx_pool_cleanup_t  *cln;
+
+    full = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    file = ngx_http_tickets_cstr(cf->pool, &full);
+    if (file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (tk_jwt_key_load(key, alg, file, err, sizeof(err)) != TK_OK) {
+        *key = NULL;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_tickets_free_key;
+    cln->data = *key;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_tickets_free_key(void *data)
+{
+    tk_jwt_key_free(data);
+}
