@@ -4,20 +4,20 @@
 INSERT INTO users (id, user_name, email, full_name, role, time_zone,
                    password_hash) VALUES
   ('00000000-0000-4000-a000-000000000001', 'admin', 'admin@example.com',
-   'Ada Admin', 'Admin', 'Europe/Berlin', '@DEMO_HASH@'),
+   'Ada Admin', 'Admin', 'Europe/Berlin', 'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE='),
   ('00000000-0000-4000-a000-000000000002', 'tech1', 'tech1@example.com',
-   'Tom Technician', 'Technician', NULL, '@DEMO_HASH@'),
+   'Tom Technician', 'Technician', NULL, 'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE='),
   ('00000000-0000-4000-a000-000000000003', 'tech2', 'tech2@example.com',
-   'Tina Technician', 'Technician', 'America/New_York', '@DEMO_HASH@'),
+   'Tina Technician', 'Technician', 'America/New_York', 'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE='),
   ('00000000-0000-4000-a000-000000000004', 'tech3', 'tech3@example.com',
-   'Nick Network', 'Technician', NULL, '@DEMO_HASH@'),
+   'Nick Network', 'Technician', NULL, 'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE='),
   ('00000000-0000-4000-a000-000000000005', 'member1', 'member1@example.com',
-   'Mary Member', 'Member', NULL, '@DEMO_HASH@'),
+   'Mary Member', 'Member', NULL, 'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE='),
   ('00000000-0000-4000-a000-000000000006', 'member2', 'member2@example.com',
-   'Mark Member', 'Member', 'Asia/Tokyo', '@DEMO_HASH@'),
+   'Mark Member', 'Member', 'Asia/Tokyo', 'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE='),
   ('00000000-0000-4000-a000-000000000007', 'integration',
    'integration@example.com', 'Integration Service', 'Integration', NULL,
-   '@DEMO_HASH@');
+   'pbkdf2_sha256$210000$bmd4X3RpY2tldHMvZGVtbw==$Db9cLJYl5bGIfQNgvfU0TzqqEvVKgy2h5iguvE23VPE=');
 
 INSERT INTO sites (id, title) VALUES (1, 'Headquarters'), (2, 'Branch Office');
 INSERT INTO departments (id, title) VALUES (1, 'IT'), (2, 'Finance');
