@@ -73,7 +73,8 @@ tk__db_drop(tk_conn_t *c)
  * A server that shut down (a restart, a failover) has sent its goodbye and
  * closed the socket: notice it before sending anything, so the request
  * that comes after the restart succeeds instead of failing once per pool
- * thread.
+ * thread.  An idle connection has nothing to say otherwise (no LISTEN), so
+ * anything readable means it is going away.
  */
 static int
 tk__db_alive(tk_conn_t *c)
@@ -92,13 +93,7 @@ tk__db_alive(tk_conn_t *c)
         return 0;
     }
 
-    if (poll(&pfd, 1, 0) > 0) {
-        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
-            return 0;
-        }
-    }
-
-    return 1;
+    return poll(&pfd, 1, 0) == 0;
 }
 
 
