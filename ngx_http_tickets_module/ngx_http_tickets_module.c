@@ -57,6 +57,8 @@ typedef struct {
     ngx_str_t                   issuer;
     ngx_str_t                   audience;
     time_t                      token_lifetime;
+    /* client_max_body_size, enforced here to answer in problem+json */
+    off_t                       max_body;
     /* NUL-terminated copies for libtickets */
     char                       *db_c;
     char                       *issuer_c;
@@ -80,6 +82,7 @@ typedef struct {
     int64_t                     id;
     ngx_str_t                   request_id;
     tk_jwt_claims_t             claims;
+    off_t                       body_size;
 
     /* the request, copied for the task: NUL-terminated */
     char                       *idempotency_key;
@@ -132,8 +135,15 @@ static u_char *ngx_http_tickets_json_escape(u_char *dst, const u_char *src,
 static size_t ngx_http_tickets_json_escaped_len(const u_char *src,
     size_t len);
 static char *ngx_http_tickets_cstr(ngx_pool_t *pool, ngx_str_t *s);
+static ngx_int_t ngx_http_tickets_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 
 static ngx_int_t ngx_http_tickets_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tickets_init(ngx_conf_t *cf);
+static char *ngx_http_tickets_limit_body(ngx_conf_t *cf,
+    ngx_http_tickets_loc_conf_t *conf);
+static char *ngx_http_tickets_check_keys(ngx_conf_t *cf,
+    ngx_http_tickets_loc_conf_t *conf);
 static void *ngx_http_tickets_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -209,7 +219,7 @@ static ngx_command_t  ngx_http_tickets_commands[] = {
 
 static ngx_http_module_t  ngx_http_tickets_module_ctx = {
     ngx_http_tickets_add_variables,        /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_tickets_init,                 /* postconfiguration */
 
     NULL,                                  /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -279,6 +289,8 @@ static ngx_int_t  ngx_http_tickets_request_id_index = NGX_ERROR;
 static __thread tk_conn_t  *ngx_http_tickets_conn;
 static __thread char       *ngx_http_tickets_conn_info;
 
+static ngx_http_request_body_filter_pt  ngx_http_tickets_next_body_filter;
+
 
 static ngx_int_t
 ngx_http_tickets_handler(ngx_http_request_t *r)
@@ -304,6 +316,16 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
 
     if (ngx_http_tickets_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* nginx's own error, redirected here by the error page we set up */
+    if (r->internal && r->err_status >= NGX_HTTP_BAD_REQUEST) {
+        r->keepalive = 0;
+        return ngx_http_tickets_problem(r, ctx, r->err_status,
+                                        r->err_status
+                                        == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+                                        ? "The request body is too large."
+                                        : NULL, NULL);
     }
 
     route = ngx_http_tickets_route(r, &id, &allowed);
@@ -333,9 +355,11 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
     ctx->route = route;
     ctx->id = id;
 
+    /* NGX_DECLINED from these: nothing was answered, go on */
+
     if (route->auth) {
         rc = ngx_http_tickets_authenticate(r, ctx);
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
             return rc;
         }
     }
@@ -358,7 +382,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_tickets_form_type(r, ctx);
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -497,7 +521,7 @@ ngx_http_tickets_authenticate(ngx_http_request_t *r,
                           &ctx->claims, &why)
             == TK_OK)
         {
-            return NGX_OK;
+            return NGX_DECLINED;
         }
     }
 
@@ -531,12 +555,9 @@ ngx_http_tickets_form_type(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     char                      *b;
     size_t                     blen;
     ngx_str_t                 *ct;
-    ngx_http_core_loc_conf_t  *clcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->client_max_body_size
-        && r->headers_in.content_length_n > clcf->client_max_body_size)
+    if (ctx->conf->max_body
+        && r->headers_in.content_length_n > ctx->conf->max_body)
     {
         r->keepalive = 0;
         r->lingering_close = 1;
@@ -561,7 +582,7 @@ ngx_http_tickets_form_type(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
                            33) == 0
         && (ct->len == 33 || ct->data[33] == ';' || ct->data[33] == ' '))
     {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     if (ct != NULL) {
@@ -578,7 +599,7 @@ ngx_http_tickets_form_type(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
             ctx->boundary = b;
             ctx->boundary_len = blen;
             ctx->multipart = 1;
-            return NGX_OK;
+            return NGX_DECLINED;
         }
 
         if (ct->len >= 19
@@ -1422,6 +1443,47 @@ ngx_http_tickets_cstr(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+/*
+ * client_max_body_size of a tickets location is enforced here rather than
+ * by nginx, whose 413 is an HTML page: a chunked body that grows too large
+ * ends in nginx's error page machinery, which sends it back to this
+ * location, and the handler answers in problem+json.
+ */
+static ngx_int_t
+ngx_http_tickets_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t             *cl;
+    ngx_http_tickets_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tickets_module);
+
+    if (ctx != NULL && ctx->conf->max_body) {
+        for (cl = in; cl; cl = cl->next) {
+            ctx->body_size += ngx_buf_size(cl->buf);
+        }
+
+        if (ctx->body_size > ctx->conf->max_body) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "client intended to send too large body");
+            r->lingering_close = 1;
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+
+    return ngx_http_tickets_next_body_filter(r, in);
+}
+
+
+static ngx_int_t
+ngx_http_tickets_init(ngx_conf_t *cf)
+{
+    ngx_http_tickets_next_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_tickets_request_body_filter;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_tickets_add_variables(ngx_conf_t *cf)
 {
@@ -1512,6 +1574,10 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_tickets_limit_body(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     conf->db_c = ngx_http_tickets_cstr(cf->pool, &conf->db);
     conf->issuer_c = conf->issuer.len
                      ? ngx_http_tickets_cstr(cf->pool, &conf->issuer) : NULL;
@@ -1525,6 +1591,117 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     {
         return NGX_CONF_ERROR;
     }
+
+    return ngx_http_tickets_check_keys(cf, conf);
+}
+
+
+/*
+ * Takes over client_max_body_size of the location (see the request body
+ * filter) and sends nginx's own 413 back to the location, unless the
+ * operator has an error_page for it.
+ */
+static char *
+ngx_http_tickets_limit_body(ngx_conf_t *cf, ngx_http_tickets_loc_conf_t *conf)
+{
+    ngx_uint_t                         i, n;
+    ngx_array_t                       *pages;
+    ngx_http_err_page_t               *err, *old;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    static ngx_str_t  uri = ngx_string("$uri");
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size) {
+        conf->max_body = clcf->client_max_body_size;
+        clcf->client_max_body_size = 0;
+    }
+
+    n = clcf->error_pages ? clcf->error_pages->nelts : 0;
+    old = n ? clcf->error_pages->elts : NULL;
+
+    for (i = 0; i < n; i++) {
+        if (old[i].status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            return NGX_CONF_OK;
+        }
+    }
+
+    /* a copy: the array may be shared with the enclosing level */
+    pages = ngx_array_create(cf->pool, n + 1, sizeof(ngx_http_err_page_t));
+    if (pages == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        err = ngx_array_push(pages);
+        *err = old[i];
+    }
+
+    err = ngx_array_push(pages);
+    ngx_memzero(err, sizeof(ngx_http_err_page_t));
+    err->status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    err->overwrite = -1;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+    ccv.cf = cf;
+    ccv.value = &uri;
+    ccv.complex_value = &err->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->error_pages = pages;
+
+    return NGX_CONF_OK;
+}
+
+
+/* A signing key that cannot sign, or signs what the key cannot verify,
+ * would only show at the first login: refuse it at startup. */
+static char *
+ngx_http_tickets_check_keys(ngx_conf_t *cf, ngx_http_tickets_loc_conf_t *conf)
+{
+    char             *token;
+    const char       *why;
+    tk_jwt_claims_t   claims;
+    tk_principal_t    p;
+
+    if (conf->signing_key == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_memzero(&p, sizeof(tk_principal_t));
+    ngx_cpystrn((u_char *) p.user_id, (u_char *) "startup-check",
+                sizeof(p.user_id));
+
+    if (tk_jwt_issue(conf->signing_key, &p, conf->issuer_c,
+                     conf->audience_c, 60, ngx_time(), &token)
+        != TK_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tickets_jwt_signing_key\" cannot sign %s "
+                           "tokens: it needs the private key",
+                           tk_jwt_key_alg(conf->signing_key));
+        return NGX_CONF_ERROR;
+    }
+
+    why = NULL;
+
+    if (tk_jwt_verify(conf->key, token, ngx_strlen(token), conf->issuer_c,
+                      conf->audience_c, ngx_time(), &claims, &why)
+        != TK_OK)
+    {
+        free(token);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tokens of \"tickets_jwt_signing_key\" fail "
+                           "\"tickets_jwt_key\": %s", why);
+        return NGX_CONF_ERROR;
+    }
+
+    free(token);
 
     return NGX_CONF_OK;
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/perl
+
+# Health, routing, methods and X-Request-Id (SPEC 1, 3 "Beyond the seed").
+
+use strict;
+use warnings;
+use utf8;
+
+use Test::More;
+use Tickets::Test;
+
+my $t = Tickets::Test->new->run;
+my $admin = $t->token('admin');
+
+# Health needs no token.
+my $r = $t->http(GET => '/api/health');
+is $r->{status}, 200, 'health: 200';
+like $r->{headers}{'content-type'}, qr{^application/json;\s*charset=utf-8$}i,
+    'health: application/json; charset=utf-8';
+is_deeply $r->{json}, { status => 'ok' }, 'health: {"status":"ok"}';
+
+# X-Request-Id: generated when absent, echoed when sent, on every response.
+my $id1 = $r->{headers}{'x-request-id'};
+like $id1, qr/^[\x21-\x7e]{8,}$/, 'X-Request-Id generated';
+my $id2 = $t->http(GET => '/api/health')->{headers}{'x-request-id'};
+ok defined $id2 && $id2 ne $id1, 'a new X-Request-Id per request';
+$r = $t->http(GET => '/api/health',
+    headers => { 'X-Request-Id' => 'client-id-42' });
+is $r->{headers}{'x-request-id'}, 'client-id-42', 'X-Request-Id echoed';
+$r = $t->http(GET => '/api/nope', token => $admin,
+    headers => { 'X-Request-Id' => 'client-id-43' });
+is $r->{headers}{'x-request-id'}, 'client-id-43', 'echoed on an error too';
+$r = $t->http(GET => '/api/TicketsApi/1');
+is $r->{status}, 401, 'no token: 401';
+ok $r->{headers}{'x-request-id'}, 'X-Request-Id on a 401';
+
+# Routes are case-insensitive (below the nginx location /api/).
+for my $path ('/api/ticketsapi/1', '/api/TICKETSAPI/1', '/api/TicketsApi/1',
+              '/api/TicketsApi/1?unused=1')
+{
+    $r = $t->http(GET => $path, token => $admin);
+    is $r->{status}, 200, "GET $path: 200";
+    is $r->{json}{id}, 1, "GET $path: ticket 1";
+}
+is $t->http(GET => '/api/HEALTH')->{status}, 200, 'GET /api/HEALTH: 200';
+is $t->http(GET => '/api/ticketsapi/APPMETADATA', token => $admin)->{status},
+    200, 'GET /api/ticketsapi/APPMETADATA: 200';
+
+# Unknown routes: 404 problem.
+for my $path ('/api/nope', '/api/', '/api/TicketsApi/1/nope',
+              '/api/TicketsApi/register/1', '/api/TicketsApiX/1',
+              '/api/TicketsApi/metadata/1/2', '/api/healthz')
+{
+    $r = $t->http(GET => $path, token => $admin);
+    $t->problem_ok($r, 404, "GET $path: 404 problem");
+}
+
+# Known routes, other methods: 405 problem with Allow.
+for my $case (['PUT', '/api/TicketsApi/1', 'GET'],
+              ['PATCH', '/api/TicketsApi/1', 'GET'],
+              ['GET', '/api/TicketsApi/register', 'POST'],
+              ['DELETE', '/api/TicketsApi/register', 'POST'],
+              ['POST', '/api/health', 'GET'],
+              ['GET', '/api/auth/token', 'POST'],
+              ['POST', '/api/TicketsApi/appmetadata', 'GET'],
+              ['PUT', '/api/TicketsApi/metadata/1', 'GET'])
+{
+    my ($method, $path, $allowed) = @$case;
+    $r = $t->http($method => $path, token => $admin, body => '',
+        headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    $t->problem_ok($r, 405, "$method $path: 405 problem");
+    my $allow = $r->{headers}{allow} // '';
+    like $allow, qr/\b$allowed\b/, "$method $path: Allow names $allowed";
+    unlike $allow, qr/\b$method\b/, "$method $path: Allow omits $method";
+}
+
+done_testing;
