@@ -466,6 +466,7 @@ CREATE TABLE idempotency_keys (
     status          integer NOT NULL,
     resource_id     bigint,
     body            text,
+    etag            text,
     created_on      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (principal_id, key)
 );

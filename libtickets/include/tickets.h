@@ -234,6 +234,71 @@ int tk_appmetadata(tk_conn_t *conn, const tk_principal_t *p,
     tk_result_t *res);
 
 
+/*
+ * The ticket lifecycle (SPEC 3.4-3.17).  id is the ticket id of the path;
+ * form the request body; idempotency_key the header or NULL.  Each write
+ * is one transaction with its history and outbox rows.  A Member acting
+ * on a ticket that is not theirs gets TK_ENOTFOUND (or TK_EINVAL where the
+ * compat answer for an unknown ticket is 400).
+ */
+
+/* TK_NO_CONTENT; if_match: the If-Match header or NULL (TK_EPRECOND) */
+int tk_ticket_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, const char *if_match, tk_result_t *res);
+/* TK_OK with the conversation */
+int tk_ticket_forward(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+int tk_ticket_reply(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/* TK_NO_CONTENT; TK_OK when it was closed already */
+int tk_ticket_close(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, tk_result_t *res);
+/* TK_NO_CONTENT; TK_OK when resolved already with the same text */
+int tk_ticket_resolve(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, tk_result_t *res);
+/* the close link, no principal: TK_OK with a small HTML page in body and
+ * content_type; TK_EINVAL (also HTML) for a bad, expired or used token */
+int tk_ticket_confirm(tk_conn_t *conn, const char *guid, const char *token,
+    tk_result_t *res);
+/* TK_NO_CONTENT; TK_OK when already active; TK_ECONFLICT when locked */
+int tk_ticket_reopen(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+/* TK_CREATED with the conversation */
+int tk_ticket_note(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+int tk_ticket_conversations(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t id, tk_result_t *res);
+int tk_ticket_history(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+/* TK_OK with the ticket as deleted */
+int tk_ticket_delete(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+/* the integration API: TK_CREATED with the ticket, res->id set */
+int tk_ticket_new(tk_conn_t *conn, const tk_principal_t *p,
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/* POST list: TK_OK with an array of TicketApiModel */
+int tk_ticket_list_by_user(tk_conn_t *conn, const tk_principal_t *p,
+    const tk_form_t *form, tk_result_t *res);
+/* TK_OK with the conversation */
+int tk_ticket_reqreply(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/* TK_OK with the bytes in body, content_type and filename set */
+int tk_attachment_get(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t attachment_id, tk_result_t *res);
+int tk_task_list(tk_conn_t *conn, const tk_principal_t *p, int64_t ticket_id,
+    tk_result_t *res);
+/* TK_CREATED with the task */
+int tk_task_create(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t ticket_id, const tk_form_t *form, const char *idempotency_key,
+    tk_result_t *res);
+/* TK_NO_CONTENT */
+int tk_task_complete(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t task_id, tk_result_t *res);
+/* TK_NO_CONTENT */
+int tk_ticket_escalate(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, tk_result_t *res);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,3 +20,43 @@ int tk__ticket_json(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res);
 
 #endif /* TK_TICKET_H */
+
+#ifndef TK_TICKET_ROW_H
+#define TK_TICKET_ROW_H
+
+/* What a write needs to know of the ticket it changes. */
+typedef struct {
+    char        id[24];
+    char        guid[40];
+    char        title[1024];
+    char        requester_id[64];
+    char        requester_email[256];
+    char        assignee_id[64];        /* "" when none */
+    char        assignee_email[256];
+    char        status_id[16];
+    char        status_type[16];        /* Open, OnHold, ... */
+    char        group_id[16];           /* "" when none */
+    char        priority_id[16];        /* "" when none */
+    char        cc[1024];
+    int         version;
+    int         is_locked;
+    int         is_escalated;
+} tk__ticket_row_t;
+
+/*
+ * Locks the ticket FOR UPDATE in the caller's transaction and reads it.
+ * TK_ENOTFOUND for an unknown or deleted ticket, or, for a Member, one
+ * they did not request (p NULL: no Member rule).
+ */
+int tk__ticket_lock(tk_conn_t *c, const tk_principal_t *p, int64_t id,
+    tk__ticket_row_t *t, tk_result_t *res);
+
+/* One history row, in the caller's transaction. */
+int tk__history_add(tk_conn_t *c, const char *ticket_id, const char *by,
+    const char *field, const char *old_value, const char *new_value,
+    tk_result_t *res);
+
+/* Bumps version and updated_on: every write to a ticket calls it once. */
+int tk__ticket_touch(tk_conn_t *c, const char *ticket_id, tk_result_t *res);
+
+#endif /* TK_TICKET_ROW_H */
