@@ -97,6 +97,13 @@ tk__db_alive(tk_conn_t *c)
 }
 
 
+/* libpq prints notices on stderr by default; a library does not print */
+static void
+tk__db_notice(void *arg, const char *message)
+{
+}
+
+
 int
 tk__db_ready(tk_conn_t *c, tk_result_t *res)
 {
@@ -126,6 +133,8 @@ tk__db_ready(tk_conn_t *c, tk_result_t *res)
         return tk__fail(res, TK_EUNAVAIL, "database unavailable: %s",
                         c->err);
     }
+
+    PQsetNoticeProcessor(c->pg, tk__db_notice, NULL);
 
     return TK_OK;
 }
