@@ -7,15 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cJSON.h>
-#include <openssl/evp.h>
 
-#include "crypto.h"
 #include "db.h"
+#include "idem.h"
 #include "result.h"
 #include "ticket.h"
+#include "upload.h"
+#include "valid.h"
 
 
 /* A person as the API shows one; NULL when id is NULL. */
@@ -28,6 +28,17 @@
 #define TK__LOOKUP(table, key, col, fk)                                       \
     "(SELECT json_build_object('id', x.id, '" key "', x." col ")"             \
     " FROM " table " x WHERE x.id = t." fk ")"
+
+/*
+ * Whether the ticket t of status s is locked: Closed, and closed_on at
+ * least lock_closed_after_days ago.  An unset or unreadable setting never
+ * locks.
+ */
+#define TK__IS_LOCKED                                                         \
+    "coalesce(s.status_type = 'Closed' AND t.closed_on"                       \
+    " + make_interval(days => (SELECT CASE WHEN value ~ '^[0-9]{1,5}$'"       \
+    " THEN value::int END FROM settings"                                      \
+    " WHERE key = 'lock_closed_after_days')) <= now(), false)"
 
 static const tk__stmt_t  tk__ticket_json_stmt = {
     "tk_ticket_json",
@@ -68,11 +79,7 @@ static const tk__stmt_t  tk__ticket_json_stmt = {
     " 'name', g.name) ORDER BY g.id), '[]') FROM ticket_tags tt"
     " JOIN tags g ON g.id = tt.tag_id WHERE tt.ticket_id = t.id),"
     " 'isEscalated', t.is_escalated,"
-    /* an unset or unreadable setting never locks */
-    " 'isLocked', coalesce(s.status_type = 'Closed' AND t.closed_on"
-    " + make_interval(days => (SELECT CASE WHEN value ~ '^[0-9]{1,5}$'"
-    " THEN value::int END FROM settings"
-    " WHERE key = 'lock_closed_after_days')) <= now(), false),"
+    " 'isLocked', " TK__IS_LOCKED ","
     " 'isDeleted', t.is_deleted,"
     " 'createdOn', iso_utc(t.created_on),"
     " 'updatedOn', iso_utc(t.updated_on),"
@@ -149,6 +156,131 @@ tk_ticket_get(tk_conn_t *c, const tk_principal_t *p, int64_t id,
 {
     return tk__ticket_json(c, p, id, res);
 }
+
+
+
+/* The ticket's row for a write, locked until the transaction ends. */
+static const tk__stmt_t  tk__ticket_lock_stmt = {
+    "tk_ticket_lock",
+    "SELECT t.id, t.guid, t.title, t.requester_id, coalesce(ru.email, ''),"
+    " coalesce(t.assignee_id, ''), coalesce(au.email, ''), t.status_id,"
+    " s.status_type, coalesce(t.group_id::text, ''),"
+    " coalesce(t.priority_id::text, ''), coalesce(t.cc, ''), t.version,"
+    " " TK__IS_LOCKED ", t.is_escalated"
+    " FROM tickets t JOIN statuses s ON s.id = t.status_id"
+    " JOIN users ru ON ru.id = t.requester_id"
+    " LEFT JOIN users au ON au.id = t.assignee_id"
+    " WHERE t.id = $1 AND NOT t.is_deleted"
+    " AND ($2::text IS NULL OR t.requester_id = $2)"
+    " FOR UPDATE OF t",
+    2
+};
+
+static const tk__stmt_t  tk__history_add_stmt = {
+    "tk_history_add",
+    "INSERT INTO history (ticket_id, field, old_value, new_value,"
+    " changed_by_id) VALUES ($1::bigint, $2, $3, $4, $5)",
+    5
+};
+
+static const tk__stmt_t  tk__ticket_touch_stmt = {
+    "tk_ticket_touch",
+    "UPDATE tickets SET version = version + 1, updated_on = now()"
+    " WHERE id = $1::bigint",
+    1
+};
+
+
+#define TK__COPY(dst, r, col)                                                 \
+    snprintf(dst, sizeof(dst), "%s", tk__val(r, 0, col) ? tk__val(r, 0, col) \
+                                                         : "")
+
+int
+tk__ticket_lock(tk_conn_t *c, const tk_principal_t *p, int64_t id,
+    tk__ticket_row_t *t, tk_result_t *res)
+{
+    const char  *v[2];
+    PGresult    *r;
+    char         ids[24];
+
+    memset(t, 0, sizeof(*t));
+
+    if (id <= 0) {
+        return tk__fail(res, TK_ENOTFOUND, "no ticket %lld", (long long) id);
+    }
+
+    snprintf(ids, sizeof(ids), "%lld", (long long) id);
+    v[0] = ids;
+    v[1] = (p != NULL && p->role == TK_ROLE_MEMBER) ? p->user_id : NULL;
+
+    r = tk__exec(c, &tk__ticket_lock_stmt, v, res);
+    if (r == NULL) {
+        return res->code;
+    }
+
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids);
+    }
+
+    TK__COPY(t->id, r, 0);
+    TK__COPY(t->guid, r, 1);
+    TK__COPY(t->title, r, 2);
+    TK__COPY(t->requester_id, r, 3);
+    TK__COPY(t->requester_email, r, 4);
+    TK__COPY(t->assignee_id, r, 5);
+    TK__COPY(t->assignee_email, r, 6);
+    TK__COPY(t->status_id, r, 7);
+    TK__COPY(t->status_type, r, 8);
+    TK__COPY(t->group_id, r, 9);
+    TK__COPY(t->priority_id, r, 10);
+    TK__COPY(t->cc, r, 11);
+    t->version = atoi(tk__val(r, 0, 12) ? tk__val(r, 0, 12) : "0");
+    t->is_locked = tk__val(r, 0, 13) && tk__val(r, 0, 13)[0] == 't';
+    t->is_escalated = tk__val(r, 0, 14) && tk__val(r, 0, 14)[0] == 't';
+
+    PQclear(r);
+    return TK_OK;
+}
+
+
+int
+tk__history_add(tk_conn_t *c, const char *ticket_id, const char *by,
+    const char *field, const char *old_value, const char *new_value,
+    tk_result_t *res)
+{
+    const char  *v[5] = { ticket_id, field, old_value, new_value, by };
+    PGresult    *r;
+
+    r = tk__exec(c, &tk__history_add_stmt, v, res);
+    if (r == NULL) {
+        return res->code;
+    }
+
+    PQclear(r);
+    return TK_OK;
+}
+
+
+int
+tk__ticket_touch(tk_conn_t *c, const char *ticket_id, tk_result_t *res)
+{
+    const char  *v[1] = { ticket_id };
+    PGresult    *r;
+    int          n;
+
+    r = tk__exec(c, &tk__ticket_touch_stmt, v, res);
+    if (r == NULL) {
+        return res->code;
+    }
+
+    n = atoi(PQcmdTuples(r));
+    PQclear(r);
+
+    return n == 1 ? TK_OK : tk__fail(res, TK_ENOTFOUND, "no ticket %s",
+                                     ticket_id);
+}
+
 
 
 /*
@@ -235,12 +367,14 @@ static const tk__reg_field_t  tk__reg_fields[TK__NFIELDS] = {
     [TK__F_DUE]         = { "DueDate", TK__K_DATE, 0, 0, 0, NULL }
 };
 
-/* a normalized number or date; room for what snprintf might write */
-#define TK__NUMLEN  96
+/* a normalized number or date */
+#define TK__NUMLEN  40
 
 static const char *const  tk__ticket_types[] = {
     "Ticket", "Problem", "Incident", "ServiceRequest", "Change"
 };
+
+#define TK__NTYPES  (int) (sizeof(tk__ticket_types) / sizeof(char *))
 
 /* The fields of one request, checked and made into parameters. */
 typedef struct {
@@ -286,7 +420,7 @@ static const tk__stmt_t  tk__reg_check_stmt = {
 
 /*
  * The ticket with its SLA, tags, history and the notification of its
- * technician, in one statement; returns the id and the upload settings.
+ * technician, in one statement; returns the id.
  * $24 is the principal.
  */
 static const tk__stmt_t  tk__reg_insert_stmt = {
@@ -335,347 +469,12 @@ static const tk__stmt_t  tk__reg_insert_stmt = {
     " AS n(channel, recipient)"
     " WHERE n.recipient IS NOT NULL"
     ")"
-    " SELECT t.id,"
-    " (SELECT value FROM settings WHERE key = 'allowed_extensions'),"
-    " (SELECT value FROM settings WHERE key = 'max_file_size')"
-    " FROM t",
+    " SELECT t.id FROM t",
     24
 };
 
-/* No row when the name breaks the table's CHECK: the file is skipped. */
-static const tk__stmt_t  tk__reg_file_stmt = {
-    "tk_ticket_reg_file",
-    "INSERT INTO attachments (ticket_id, file_name, content_type, size,"
-    " sha256, content, created_by_id)"
-    " SELECT $1::bigint, $2::text, $3::text, octet_length($4::bytea),"
-    " $5::text, $4::bytea, $6::text"
-    " WHERE $2::text !~ '[/\\\\[:cntrl:]]'"
-    " RETURNING id",
-    6
-};
 
-static const tk__stmt_t  tk__idem_find_stmt = {
-    "tk_ticket_idem_find",
-    "SELECT body, request_sha256, resource_id FROM idempotency_keys"
-    " WHERE principal_id = $1 AND key = $2 AND status = 201"
-    " AND created_on > now() - interval '24 hours'",
-    2
-};
-
-/*
- * Takes the key, or an expired row of it.  A second request with the key
- * waits here on the first one's row until that one commits or rolls back.
- */
-static const tk__stmt_t  tk__idem_claim_stmt = {
-    "tk_ticket_idem_claim",
-    "INSERT INTO idempotency_keys (principal_id, key, request_sha256, status)"
-    " VALUES ($1, $2, $3, 0)"
-    " ON CONFLICT (principal_id, key) DO UPDATE"
-    " SET request_sha256 = EXCLUDED.request_sha256, status = 0,"
-    " resource_id = NULL, body = NULL, created_on = now()"
-    " WHERE idempotency_keys.created_on <= now() - interval '24 hours'"
-    " RETURNING 1",
-    3
-};
-
-static const tk__stmt_t  tk__idem_store_stmt = {
-    "tk_ticket_idem_store",
-    "UPDATE idempotency_keys SET status = 201, resource_id = $3, body = $4"
-    " WHERE principal_id = $1 AND key = $2",
-    4
-};
-
-
-/* Code points of s, or -1 when s is not well-formed UTF-8. */
-static long
-tk__utf8_count(const char *s)
-{
-    const unsigned char  *p = (const unsigned char *) s;
-    uint32_t              cp, min;
-    long                  n;
-    int                   k;
-
-    for (n = 0; *p != '\0'; n++) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-
-        if (*p >= 0xc2 && *p <= 0xdf) {
-            k = 1; min = 0x80; cp = *p & 0x1f;
-        } else if (*p >= 0xe0 && *p <= 0xef) {
-            k = 2; min = 0x800; cp = *p & 0x0f;
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            k = 3; min = 0x10000; cp = *p & 0x07;
-        } else {
-            return -1;
-        }
-
-        for (p++; k > 0; k--, p++) {
-            if ((*p & 0xc0) != 0x80) {
-                return -1;
-            }
-            cp = cp << 6 | (*p & 0x3f);
-        }
-
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return -1;
-        }
-    }
-
-    return n;
-}
-
-
-/* A client value quoted in a message: at most 64 bytes, whole characters. */
-static const char *
-tk__echo(const char *s, size_t len, char out[68])
-{
-    if (len > 64) {
-        for (len = 64; len > 0 && (s[len] & 0xc0) == 0x80; len--) {
-            /* back to the start of the cut character */
-        }
-        memcpy(out, s, len);
-        memcpy(out + len, "...", 4);
-    } else {
-        memcpy(out, s, len);
-        out[len] = '\0';
-    }
-
-    return out;
-}
-
-
-/* Digits only (no sign, no space), at most max; TK_OK or TK_EINVAL. */
-static int
-tk__parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-    uint64_t  v;
-    size_t    i;
-
-    if (len == 0) {
-        return TK_EINVAL;
-    }
-
-    for (v = 0, i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return TK_EINVAL;
-        }
-        v = v * 10 + (uint64_t) (s[i] - '0');
-        if (v > max) {
-            return TK_EINVAL;
-        }
-    }
-
-    *out = v;
-    return TK_OK;
-}
-
-
-static int
-tk__parse_id(const char *s, size_t len, char out[TK__NUMLEN])
-{
-    uint64_t  v;
-
-    if (tk__parse_uint(s, len, INT32_MAX, &v) != TK_OK || v == 0) {
-        return TK_EINVAL;
-    }
-
-    snprintf(out, TK__NUMLEN, "%u", (unsigned) v);
-    return TK_OK;
-}
-
-
-static int
-tk__parse_type(const char *s, char out[TK__NUMLEN])
-{
-    uint64_t  v;
-    size_t    i;
-
-    for (i = 0; i < sizeof(tk__ticket_types) / sizeof(char *); i++) {
-        if (strcasecmp(s, tk__ticket_types[i]) == 0) {
-            snprintf(out, TK__NUMLEN, "%u", (unsigned) i);
-            return TK_OK;
-        }
-    }
-
-    if (tk__parse_uint(s, strlen(s), 4, &v) != TK_OK) {
-        return TK_EINVAL;
-    }
-
-    snprintf(out, TK__NUMLEN, "%u", (unsigned) v);
-    return TK_OK;
-}
-
-
-static int
-tk__digits(const char *s, size_t n, int *out)
-{
-    uint64_t  v;
-    size_t    i;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '\0') {
-            return 0;
-        }
-    }
-
-    if (tk__parse_uint(s, n, 9999, &v) != TK_OK) {
-        return 0;
-    }
-
-    *out = (int) v;
-    return 1;
-}
-
-
-/*
- * ISO 8601 in the extended format: a date, or a date and a time with an
- * optional fraction and offset (Z, +hh, +hhmm, +hh:mm; none means UTC).
- * Out is the same instant in a form PostgreSQL always reads, so that the
- * insert cannot fail on it.
- */
-static int
-tk__parse_date(const char *s, char out[TK__NUMLEN])
-{
-    static const int  mdays[] = { 31, 29, 31, 30, 31, 30,
-                                  31, 31, 30, 31, 30, 31 };
-    const char       *frac = "";
-    size_t            nfrac = 0;
-    char              sign = '+';
-    int               y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
-    int               leap;
-
-    if (!tk__digits(s, 4, &y) || s[4] != '-' || !tk__digits(s + 5, 2, &mo)
-        || s[7] != '-' || !tk__digits(s + 8, 2, &d))
-    {
-        return TK_EINVAL;
-    }
-
-    s += 10;
-
-    if (*s == 'T' || *s == 't' || *s == ' ') {
-        if (!tk__digits(s + 1, 2, &h) || s[3] != ':'
-            || !tk__digits(s + 4, 2, &mi))
-        {
-            return TK_EINVAL;
-        }
-        s += 6;
-
-        if (*s == ':') {
-            if (!tk__digits(s + 1, 2, &sec)) {
-                return TK_EINVAL;
-            }
-            s += 3;
-
-            if (*s == '.' || *s == ',') {
-                frac = ++s;
-                while (*s >= '0' && *s <= '9') {
-                    s++;
-                }
-                nfrac = (size_t) (s - frac);
-                if (nfrac == 0) {
-                    return TK_EINVAL;
-                }
-            }
-        }
-
-        if (*s == 'Z' || *s == 'z') {
-            s++;
-        } else if (*s == '+' || *s == '-') {
-            sign = *s;
-            if (!tk__digits(s + 1, 2, &oh)) {
-                return TK_EINVAL;
-            }
-            s += 3;
-            if (*s == ':' || (*s >= '0' && *s <= '9')) {
-                s += *s == ':';
-                if (!tk__digits(s, 2, &om)) {
-                    return TK_EINVAL;
-                }
-                s += 2;
-            }
-        }
-    }
-
-    leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-
-    if (*s != '\0' || y < 1 || mo < 1 || mo > 12 || d < 1
-        || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)
-        || h > 23 || mi > 59 || sec > 59 || oh > 14 || om > 59)
-    {
-        return TK_EINVAL;
-    }
-
-    snprintf(out, TK__NUMLEN, "%04d-%02d-%02dT%02d:%02d:%02d%s%.*s%c%02d:%02d",
-             y, mo, d, h, mi, sec, nfrac ? "." : "",
-             (int) (nfrac > 6 ? 6 : nfrac), frac, sign, oh, om);
-    return TK_OK;
-}
-
-
-static int
-tk__valid_uuid(const char *s)
-{
-    size_t  n, i;
-
-    n = strlen(s);
-    if (n >= 2 && s[0] == '{' && s[n - 1] == '}') {
-        s++;
-        n -= 2;
-    }
-
-    if (n != 32 && n != 36) {
-        return 0;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
-            if (s[i] != '-') {
-                return 0;
-            }
-        } else if (strchr("0123456789abcdefABCDEF", s[i]) == NULL) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* local@domain, as users.email: no space, no second @, nothing quoted. */
-static int
-tk__valid_email(const char *s, size_t len)
-{
-    const char  *at;
-    size_t       i;
-
-    at = memchr(s, '@', len);
-    if (at == NULL || at == s || at == s + len - 1 || at[1] == '.'
-        || s[len - 1] == '.' || memchr(at + 1, '@', len - (at - s) - 1))
-    {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f
-            || strchr("\"(),:;<>[\\]", s[i]) != NULL)
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static int
-tk__blank(const char *s)
-{
-    return s[strspn(s, " \t\r\n")] == '\0';
-}
-
-
+/* An error entry for the field, which is then known to be bad. */
 static int
 tk__reg_error(tk__reg_t *reg, int field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -683,10 +482,8 @@ tk__reg_error(tk__reg_t *reg, int field, const char *fmt, ...)
 static int
 tk__reg_error(tk__reg_t *reg, int field, const char *fmt, ...)
 {
-    const char  *name = tk__reg_fields[field].name;
-    va_list      ap;
-    cJSON       *list, *msg;
-    char         text[256];
+    va_list  ap;
+    char     text[256];
 
     reg->bad[field] = 1;
 
@@ -694,25 +491,8 @@ tk__reg_error(tk__reg_t *reg, int field, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
 
-    if (reg->errors == NULL && (reg->errors = cJSON_CreateObject()) == NULL) {
-        return TK_ENOMEM;
-    }
-
-    list = cJSON_GetObjectItemCaseSensitive(reg->errors, name);
-    if (list == NULL) {
-        list = cJSON_AddArrayToObject(reg->errors, name);
-        if (list == NULL) {
-            return TK_ENOMEM;
-        }
-    }
-
-    msg = cJSON_CreateString(text);
-    if (msg == NULL || !cJSON_AddItemToArray(list, msg)) {
-        cJSON_Delete(msg);
-        return TK_ENOMEM;
-    }
-
-    return TK_OK;
+    return tk__error_add(&reg->errors, tk__reg_fields[field].name, "%s",
+                         text);
 }
 
 
@@ -732,6 +512,7 @@ tk__reg_parse_tags(const tk_form_t *form, tk__reg_t *reg)
 {
     const char  **vals;
     const char   *s, *e;
+    int64_t       id;
     size_t        n, i, len, total;
     char         *p;
     int           rc = TK_OK;
@@ -779,13 +560,13 @@ tk__reg_parse_tags(const tk_form_t *form, tk__reg_t *reg)
                 continue;
             }
 
-            if (tk__parse_id(s, len, reg->num[TK__F_TAGS]) != TK_OK) {
+            if (tk__parse_idn(s, len, INT32_MAX, &id) != TK_OK) {
                 rc = tk__reg_invalid(reg, TK__F_TAGS, s, len);
                 continue;
             }
 
-            p += sprintf(p, "%s%s", p[-1] == '{' ? "" : ",",
-                         reg->num[TK__F_TAGS]);
+            p += sprintf(p, "%s%lld", p[-1] == '{' ? "" : ",",
+                         (long long) id);
         }
     }
 
@@ -805,9 +586,10 @@ static int
 tk__reg_parse(const tk_form_t *form, int i, tk__reg_t *reg)
 {
     const tk__reg_field_t  *f = &tk__reg_fields[i];
-    const char             *s, *e, *raw;
+    const char             *raw;
+    int64_t                 id;
     long                    n;
-    int                     any;
+    int                     type;
 
     if (f->kind == TK__K_TAGS) {
         return tk__reg_parse_tags(form, reg);
@@ -815,7 +597,7 @@ tk__reg_parse(const tk_form_t *form, int i, tk__reg_t *reg)
 
     /* empty or blank is absent, as ASP.NET binds it */
     raw = tk_form_get(form, f->name);
-    if (raw == NULL || tk__blank(raw)) {
+    if (tk__blank(raw)) {
         return f->required
                ? tk__reg_error(reg, i, "The %s field is required.", f->name)
                : TK_OK;
@@ -837,21 +619,25 @@ tk__reg_parse(const tk_form_t *form, int i, tk__reg_t *reg)
         break;
 
     case TK__K_ID:
-        if (tk__parse_id(raw, strlen(raw), reg->num[i]) != TK_OK) {
+        if (tk__parse_id(raw, INT32_MAX, &id) != TK_OK) {
             return tk__reg_invalid(reg, i, raw, strlen(raw));
         }
+        snprintf(reg->num[i], TK__NUMLEN, "%lld", (long long) id);
         raw = reg->num[i];
         break;
 
     case TK__K_TYPE:
-        if (tk__parse_type(raw, reg->num[i]) != TK_OK) {
+        if (tk__parse_enum(raw, tk__ticket_types, TK__NTYPES, &type)
+            != TK_OK)
+        {
             return tk__reg_invalid(reg, i, raw, strlen(raw));
         }
+        snprintf(reg->num[i], TK__NUMLEN, "%d", type);
         raw = reg->num[i];
         break;
 
     case TK__K_DATE:
-        if (tk__parse_date(raw, reg->num[i]) != TK_OK) {
+        if (tk__parse_datetime(raw, reg->num[i]) != TK_OK) {
             return tk__reg_invalid(reg, i, raw, strlen(raw));
         }
         raw = reg->num[i];
@@ -864,20 +650,13 @@ tk__reg_parse(const tk_form_t *form, int i, tk__reg_t *reg)
         break;
 
     case TK__K_CC:
-        for (any = 0, s = raw; *s != '\0'; s = *e ? e + 1 : e) {
-            e = s + strcspn(s, ",;");
-            for (; s < e && strchr(" \t\r\n", *s); s++) { /* trim */ }
-            for (n = e - s; n > 0 && strchr(" \t\r\n", s[n - 1]); n--) {
-                /* trim */
-            }
-            if (n > 0 && !tk__valid_email(s, (size_t) n)) {
-                return tk__reg_error(reg, i, "The %s field is not a valid "
-                                     "e-mail address.", f->name);
-            }
-            any |= n > 0;
-        }
-        if (!any) {
+        /* separators only: no address, as if absent */
+        if (raw[strspn(raw, " \t\r\n,;")] == '\0') {
             return TK_OK;
+        }
+        if (!tk__valid_email_list(raw)) {
+            return tk__reg_error(reg, i, "The %s field is not a valid "
+                                 "e-mail address.", f->name);
         }
         break;
 
@@ -943,20 +722,6 @@ tk__reg_check(tk_conn_t *c, tk__reg_t *reg, tk_result_t *res)
 }
 
 
-/* The errors gathered so far as the answer: TK_EINVAL. */
-static int
-tk__reg_answer_errors(tk__reg_t *reg, tk_result_t *res)
-{
-    free(res->errors);
-    res->errors = cJSON_PrintUnformatted(reg->errors);
-    if (res->errors == NULL) {
-        return tk__fail(res, TK_ENOMEM, "out of memory");
-    }
-
-    return tk__fail(res, TK_EINVAL, "One or more validation errors occurred.");
-}
-
-
 static int
 tk__reg_validate(tk_conn_t *c, const tk_form_t *form, tk__reg_t *reg,
     tk_result_t *res)
@@ -973,285 +738,18 @@ tk__reg_validate(tk_conn_t *c, const tk_form_t *form, tk__reg_t *reg,
         return res->code;
     }
 
-    return reg->errors == NULL ? TK_OK : tk__reg_answer_errors(reg, res);
-}
-
-
-static int
-tk__is_upload(const tk_file_t *f)
-{
-    return strcasecmp(f->name, "Uploads") == 0;
-}
-
-
-static int
-tk__field_order(const void *a, const void *b)
-{
-    return strcasecmp(tk__reg_fields[*(const int *) a].name,
-                      tk__reg_fields[*(const int *) b].name);
-}
-
-
-static int
-tk__hash_put(EVP_MD_CTX *ctx, const char *s, size_t len)
-{
-    char  n[24];
-
-    snprintf(n, sizeof(n), "%zu:", len);
-    return EVP_DigestUpdate(ctx, n, strlen(n)) == 1
-           && EVP_DigestUpdate(ctx, s, len) == 1;
-}
-
-
-/*
- * What makes two requests the same for an Idempotency-Key: the fields of
- * the model sorted by lower-cased name with all their values, then the
- * uploads in order by name and SHA-256.  Unknown fields are ignored, as
- * the request itself ignores them.  Each piece is length-prefixed so that
- * no two requests run together into one input.
- */
-static int
-tk__reg_request_sha(const tk_form_t *form, char (*sha)[65], char out[65])
-{
-    const tk_file_t  *f;
-    EVP_MD_CTX       *ctx;
-    const char      **vals;
-    unsigned char     md[32];
-    unsigned int      mdlen;
-    size_t            n, i, j;
-    char              name[32];
-    int               order[TK__NFIELDS];
-    int               ok;
-
-    for (i = 0; i < TK__NFIELDS; i++) {
-        order[i] = (int) i;
-    }
-    qsort(order, TK__NFIELDS, sizeof(order[0]), tk__field_order);
-
-    ctx = EVP_MD_CTX_new();
-    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-
-    for (i = 0; ok && i < TK__NFIELDS; i++) {
-        for (j = 0; tk__reg_fields[order[i]].name[j] != '\0'; j++) {
-            name[j] = (char) (tk__reg_fields[order[i]].name[j] | 0x20);
-        }
-
-        ok = tk__hash_put(ctx, name, j);
-
-        n = tk_form_get_all(form, tk__reg_fields[order[i]].name, NULL, 0);
-        vals = n > 0 ? malloc(n * sizeof(*vals)) : NULL;
-        ok = ok && (n == 0 || vals != NULL);
-        if (ok && n > 0) {
-            tk_form_get_all(form, tk__reg_fields[order[i]].name, vals, n);
-        }
-
-        for (j = 0; ok && j < n; j++) {
-            ok = tk__hash_put(ctx, vals[j], strlen(vals[j]));
-        }
-        ok = ok && tk__hash_put(ctx, "", 0);
-        free(vals);
-    }
-
-    for (i = 0; ok && i < tk_form_nfiles(form); i++) {
-        f = tk_form_file(form, i);
-        if (tk__is_upload(f)) {
-            ok = tk__hash_put(ctx, f->filename, strlen(f->filename))
-                 && tk__hash_put(ctx, sha[i], 64);
-        }
-    }
-
-    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
-    EVP_MD_CTX_free(ctx);
-
-    if (!ok) {
-        return TK_EINTERNAL;
-    }
-
-    tk__hex(md, sizeof(md), out);
-    return TK_OK;
-}
-
-
-/*
- * The stored answer of an Idempotency-Key: 1 when res holds it (the first
- * answer again, or the reuse error), 0 when there is none, < 0 on error.
- */
-static int
-tk__idem_answer(tk_conn_t *c, const tk_principal_t *p, const char *key,
-    const char *sha, tk_result_t *res)
-{
-    const char  *v[2] = { p->user_id, key };
-    const char  *stored;
-    PGresult    *r;
-    long long    id;
-
-    r = tk__exec(c, &tk__idem_find_stmt, v, res);
-    if (r == NULL) {
-        return res->code;
-    }
-
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return 0;
-    }
-
-    stored = tk__val(r, 0, 1);
-    if (stored == NULL || strcmp(stored, sha) != 0) {
-        PQclear(r);
-        tk__fail(res, TK_EINVAL,
-                 "Idempotency-Key reused with a different request");
-        return 1;
-    }
-
-    id = strtoll(tk__val(r, 0, 2) ? tk__val(r, 0, 2) : "0", NULL, 10);
-    if (tk__take_body(r, res) != TK_OK) {
-        return res->code;
-    }
-
-    /* the stored body is the ticket as created: always version 1 */
-    res->id = id;
-    snprintf(res->etag, sizeof(res->etag), "\"%lld-1\"", id);
-    res->code = TK_CREATED;
-    return 1;
-}
-
-
-static int
-tk__ext_allowed(const char *list, const char *filename)
-{
-    const char  *ext, *s, *e;
-    size_t       len;
-
-    ext = strrchr(filename, '.');
-    if (list == NULL || ext == NULL || *++ext == '\0') {
-        return 0;
-    }
-
-    for (s = list; *s != '\0'; s = *e ? e + 1 : e) {
-        e = s + strcspn(s, ",");
-        for (; s < e && (*s == ' ' || *s == '.'); s++) { /* ".pdf" */ }
-        for (len = (size_t) (e - s); len > 0 && s[len - 1] == ' '; len--) {
-            /* trim */
-        }
-        if (len == strlen(ext) && strncasecmp(s, ext, len) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* A Content-Type is later sent back as a header: only printable ASCII. */
-static const char *
-tk__safe_type(const char *type)
-{
-    size_t  i;
-
-    for (i = 0; type[i] != '\0'; i++) {
-        if (type[i] < 0x20 || type[i] > 0x7e || i >= 127) {
-            return "application/octet-stream";
-        }
-    }
-
-    return i > 0 ? type : "application/octet-stream";
-}
-
-
-static void
-tk__note(tk_result_t *res, const char *what, const char *name)
-{
-    size_t  len = strlen(res->message);
-
-    snprintf(res->message + len, sizeof(res->message) - len, "%sskipped "
-             "upload %s: %s", len ? "; " : "", name, what);
-}
-
-
-/*
- * The uploads of a new ticket: each allowed one is stored, the others are
- * skipped and named in res->message, and the request goes on.
- */
-static int
-tk__reg_files(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
-    const char *id, const char *exts, const char *maxsize, char (*sha)[65],
-    tk_result_t *res)
-{
-    const tk_file_t  *f;
-    const char       *v[6];
-    PGresult         *r;
-    uint64_t          max = INT32_MAX;
-    size_t            i;
-    char              size[48];
-    int               lengths[6] = { 0 };
-    int               formats[6] = { 0, 0, 0, 1, 0, 0 };
-    int               stored;
-
-    /* unset: as large as a bytea parameter can be */
-    if (maxsize != NULL
-        && tk__parse_uint(maxsize, strlen(maxsize), INT32_MAX, &max) != TK_OK)
-    {
-        max = INT32_MAX;
-    }
-
-    for (i = 0; i < tk_form_nfiles(form); i++) {
-        f = tk_form_file(form, i);
-        if (!tk__is_upload(f)) {
-            continue;
-        }
-
-        if (tk__utf8_count(f->filename) < 0) {
-            tk__note(res, "file name is not UTF-8", "(unnamed)");
-            continue;
-        }
-
-        if (!tk__ext_allowed(exts, f->filename)) {
-            tk__note(res, "extension not allowed", f->filename);
-            continue;
-        }
-
-        if (f->size > max) {
-            snprintf(size, sizeof(size), "larger than %llu bytes",
-                     (unsigned long long) max);
-            tk__note(res, size, f->filename);
-            continue;
-        }
-
-        v[0] = id;
-        v[1] = f->filename;
-        v[2] = tk__safe_type(f->content_type);
-        v[3] = (const char *) f->data;
-        v[4] = sha[i];
-        v[5] = p->user_id;
-        lengths[3] = (int) f->size;
-
-        r = tk__execb(c, &tk__reg_file_stmt, v, lengths, formats, res);
-        if (r == NULL) {
-            return res->code;
-        }
-
-        stored = PQntuples(r) == 1;
-        PQclear(r);
-
-        if (!stored) {
-            tk__note(res, "file name not allowed", f->filename);
-        }
-    }
-
-    return TK_OK;
+    return reg->errors == NULL ? TK_OK : tk__errors_answer(&reg->errors, res);
 }
 
 
 /* The ticket and all that comes with it, in one transaction. */
 static int
 tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
-    tk__reg_t *reg, const char *key, const char *req_sha, char (*sha)[65],
-    tk_result_t *res)
+    tk__reg_t *reg, const char *key, const char *req_sha, tk_result_t *res)
 {
     const char  *v[TK__NFIELDS + 1];
-    const char  *iv[4];
     PGresult    *r;
-    int          rc, claimed;
+    int          rc;
     char         id[24];
 
     if (tk__begin(c, res) != TK_OK) {
@@ -1259,25 +757,9 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
     }
 
     if (key != NULL) {
-        iv[0] = p->user_id;
-        iv[1] = key;
-        iv[2] = req_sha;
-
-        r = tk__exec(c, &tk__idem_claim_stmt, iv, res);
-        if (r == NULL) {
-            goto failed;
-        }
-        claimed = PQntuples(r) == 1;
-        PQclear(r);
-
-        if (!claimed) {
-            /* another request with the key committed while we waited */
-            rc = tk__idem_answer(c, p, key, req_sha, res);
+        rc = tk__idem_claim(c, p, key, req_sha, res);
+        if (rc != 0) {
             tk__rollback(c);
-            if (rc == 0) {
-                return tk__fail(res, TK_ECONFLICT, "Idempotency-Key is in "
-                                "use by another request");
-            }
             return rc > 0 ? res->code : rc;
         }
     }
@@ -1294,39 +776,32 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
             tk__rollback(c);
             rc = tk__reg_error(reg, TK__F_GUID, tk__reg_fields[TK__F_GUID]
                                .unknown, "Guid", reg->val[TK__F_GUID]);
-            return rc == TK_OK ? tk__reg_answer_errors(reg, res)
+            return rc == TK_OK ? tk__errors_answer(&reg->errors, res)
                                : tk__fail(res, rc, "out of memory");
         }
         goto failed;
     }
 
     snprintf(id, sizeof(id), "%s", tk__val(r, 0, 0) ? tk__val(r, 0, 0) : "");
-    rc = tk__reg_files(c, p, form, id, tk__val(r, 0, 1), tk__val(r, 0, 2),
-                       sha, res);
     PQclear(r);
 
-    if (rc != TK_OK || tk__ticket_json(c, p, strtoll(id, NULL, 10), res)
-                       != TK_OK)
+    if (tk__uploads_store(c, p, form, id, NULL, res) != TK_OK
+        || tk__ticket_json(c, p, strtoll(id, NULL, 10), res) != TK_OK)
     {
         goto failed;
     }
 
-    if (key != NULL) {
-        iv[2] = id;
-        iv[3] = res->body;
+    res->id = strtoll(id, NULL, 10);
+    res->code = TK_CREATED;
 
-        r = tk__exec(c, &tk__idem_store_stmt, iv, res);
-        if (r == NULL) {
-            goto failed;
-        }
-        PQclear(r);
+    if (key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK) {
+        goto failed;
     }
 
     if (tk__commit(c, res) != TK_OK) {
         goto failed;
     }
 
-    res->id = strtoll(id, NULL, 10);
     res->code = TK_CREATED;
     return TK_CREATED;
 
@@ -1337,6 +812,7 @@ failed:
     res->body = NULL;
     res->body_len = 0;
     res->etag[0] = '\0';
+    res->id = 0;
     return res->code;
 }
 
@@ -1345,59 +821,41 @@ int
 tk_ticket_register(tk_conn_t *c, const tk_principal_t *p,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res)
 {
-    const tk_file_t  *f;
-    tk__reg_t         reg;
-    char            (*sha)[65] = NULL;
-    char              req_sha[65];
-    size_t            i, n;
-    int               rc;
+    const char  *names[TK__NFIELDS + 1];
+    tk__reg_t    reg;
+    char         req_sha[65];
+    int          i, rc;
 
     /* compat: the original answers 400, not 403 */
     if (!(p->perms & TK_PERM_CREATE)) {
         return tk__fail(res, TK_EINVAL, "Permission denied");
     }
 
-    if (idempotency_key != NULL
-        && (idempotency_key[0] == '\0' || strlen(idempotency_key) > 255
-            || tk__utf8_count(idempotency_key) < 0))
-    {
-        return tk__fail(res, TK_EINVAL, "Idempotency-Key must be 1 to 255 "
-                        "bytes of UTF-8");
+    if (tk__idem_check_key(idempotency_key, res) != TK_OK) {
+        return res->code;
     }
 
     memset(&reg, 0, sizeof(reg));
 
-    n = tk_form_nfiles(form);
-    sha = calloc(n ? n : 1, sizeof(*sha));
-    if (sha == NULL) {
-        return tk__fail(res, TK_ENOMEM, "out of memory");
-    }
-
-    for (i = 0; i < n; i++) {
-        f = tk_form_file(form, i);
-        if (tk__is_upload(f)
-            && tk__sha256_hex(f->data, f->size, sha[i]) != TK_OK)
-        {
-            rc = tk__fail(res, TK_EINTERNAL, "sha256 failed");
-            goto done;
-        }
-    }
-
     /*
      * A retry is answered before validation: what it names may have
-     * changed since (its own Guid exists now).
+     * changed since (its own Guid exists now).  Unknown fields are
+     * ignored, as the request itself ignores them.
      */
     if (idempotency_key != NULL) {
-        rc = tk__reg_request_sha(form, sha, req_sha);
+        for (i = 0; i < TK__NFIELDS; i++) {
+            names[i] = tk__reg_fields[i].name;
+        }
+        names[TK__NFIELDS] = NULL;
+
+        rc = tk__idem_hash("register", form, names, req_sha);
         if (rc != TK_OK) {
-            tk__fail(res, rc, "request hash failed");
-            goto done;
+            return tk__fail(res, rc, "request hash failed");
         }
 
-        rc = tk__idem_answer(c, p, idempotency_key, req_sha, res);
+        rc = tk__idem_lookup(c, p, idempotency_key, req_sha, res);
         if (rc != 0) {
-            rc = rc > 0 ? res->code : rc;
-            goto done;
+            return rc > 0 ? res->code : rc;
         }
     }
 
@@ -1415,12 +873,11 @@ tk_ticket_register(tk_conn_t *c, const tk_principal_t *p,
     }
 
     rc = tk__reg_store(c, p, form, &reg, idempotency_key,
-                       idempotency_key ? req_sha : NULL, sha, res);
+                       idempotency_key ? req_sha : NULL, res);
 
 done:
 
     cJSON_Delete(reg.errors);
     free(reg.tags);
-    free(sha);
     return rc;
 }

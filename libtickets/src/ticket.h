@@ -9,20 +9,6 @@
 
 #include "tickets.h"
 
-/*
- * The TicketApiModel of one ticket, built by the server, into res->body
- * with res->etag set and res->code TK_OK.  A deleted ticket, or for a
- * Member another's ticket, is TK_ENOTFOUND.  p may be NULL (the library
- * acting for itself: no Member rule).  Runs inside the caller's
- * transaction when there is one, so a write can answer with what it wrote.
- */
-int tk__ticket_json(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    tk_result_t *res);
-
-#endif /* TK_TICKET_H */
-
-#ifndef TK_TICKET_ROW_H
-#define TK_TICKET_ROW_H
 
 /* What a write needs to know of the ticket it changes. */
 typedef struct {
@@ -43,10 +29,22 @@ typedef struct {
     int         is_escalated;
 } tk__ticket_row_t;
 
+
+/*
+ * The TicketApiModel of one ticket, built by the server, into res->body
+ * with res->etag set and res->code TK_OK.  A deleted ticket, or for a
+ * Member another's ticket, is TK_ENOTFOUND.  p may be NULL (the library
+ * acting for itself: no Member rule).  Runs inside the caller's
+ * transaction when there is one, so a write can answer with what it wrote.
+ */
+int tk__ticket_json(tk_conn_t *c, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+
 /*
  * Locks the ticket FOR UPDATE in the caller's transaction and reads it.
  * TK_ENOTFOUND for an unknown or deleted ticket, or, for a Member, one
- * they did not request (p NULL: no Member rule).
+ * they did not request (p NULL: no Member rule).  is_locked follows the
+ * setting lock_closed_after_days (unset: never locked).
  */
 int tk__ticket_lock(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk__ticket_row_t *t, tk_result_t *res);
@@ -56,7 +54,9 @@ int tk__history_add(tk_conn_t *c, const char *ticket_id, const char *by,
     const char *field, const char *old_value, const char *new_value,
     tk_result_t *res);
 
-/* Bumps version and updated_on: every write to a ticket calls it once. */
+/* Bumps version and updated_on: every write to a ticket calls it once.
+ * TK_ENOTFOUND when there is no such ticket. */
 int tk__ticket_touch(tk_conn_t *c, const char *ticket_id, tk_result_t *res);
 
-#endif /* TK_TICKET_ROW_H */
+
+#endif /* TK_TICKET_H */

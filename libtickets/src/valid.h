@@ -20,6 +20,8 @@ long tk__utf8_count(const char *s);
 int tk__blank(const char *s);
 /* digits only (no sign, no space), 1..max: 0, else -1 */
 int tk__parse_id(const char *s, int64_t max, int64_t *out);
+/* the same for the len bytes at s (a piece of a list) */
+int tk__parse_idn(const char *s, size_t len, int64_t max, int64_t *out);
 /* true/false, 1/0, yes/no, on/off, case-insensitive: 0, else -1 */
 int tk__parse_bool(const char *s, int *out);
 /* ISO 8601 date or date-time with Z or an offset (none means UTC) into a
@@ -31,6 +33,10 @@ int tk__valid_uuid(const char *s);
 int tk__valid_email(const char *s, size_t len);
 /* one or more addresses separated by commas or semicolons */
 int tk__valid_email_list(const char *s);
+
+/* A client value quoted in a message: at most 64 bytes and "...", cut at a
+ * character boundary.  Returns out. */
+const char *tk__echo(const char *s, size_t len, char out[68]);
 
 /*
  * Field errors as the API shows them: {"Title":["The Title field is
