@@ -1,0 +1,1320 @@
+/*
+ * Unit tests of close, resolve, the close link and reopen
+ * (libtickets/src/resolve.c) against a real PostgreSQL: TICKETS_TEST_DB is
+ * its conninfo, migrated and with the demo data loaded.  Each test makes
+ * its own tickets; the settings it changes are put back before the next.
+ */
+
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <cJSON.h>
+#include <libpq-fe.h>
+
+#include "tickets.h"
+
+
+#define ADMIN    "00000000-0000-4000-a000-000000000001"
+#define TECH1    "00000000-0000-4000-a000-000000000002"
+#define TECH2    "00000000-0000-4000-a000-000000000003"
+#define MEMBER1  "00000000-0000-4000-a000-000000000005"
+#define MEMBER2  "00000000-0000-4000-a000-000000000006"
+
+/* every ticket the tests make says this, so that they can go again */
+#define MARK     "check_resolve ticket."
+
+/* the settings the tests change, put back after each test */
+#define SAVED_SETTINGS                                                        \
+    "'closed_status_id', 'resolved_status_id', 'reopen_status_id',"         \
+    " 'tpi_callback_url', 'lock_closed_after_days', 'close_link_secret',"   \
+    " 'public_base_url', 'close_link_ttl_hours'"
+
+
+static const char  *conninfo;
+static tk_conn_t   *conn;
+static PGconn      *pg;
+static tk_result_t  res;
+static char        *saved;
+
+
+static void
+quiet(void *arg, const char *message)
+{
+}
+
+
+static tk_principal_t
+principal(const char *id, int role, unsigned perms)
+{
+    tk_principal_t  p;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.user_id, sizeof(p.user_id), "%s", id);
+    p.role = role;
+    p.perms = perms;
+    return p;
+}
+
+#define ADMIN_P    principal(ADMIN, TK_ROLE_ADMIN, TK_PERM_ALL)
+#define TECH1_P    principal(TECH1, TK_ROLE_TECHNICIAN,                      \
+                             TK_PERM_ALL & ~TK_PERM_DELETE)
+#define MEMBER1_P  principal(MEMBER1, TK_ROLE_MEMBER, TK_PERM_ALL)
+
+
+/* The first value of a query with up to three parameters ($1..$3),
+ * or NULL. */
+static char *
+q3(const char *sql, const char *p1, const char *p2, const char *p3)
+{
+    const char  *v[3] = { p1, p2, p3 };
+    PGresult    *r;
+    char        *out = NULL;
+    int          n;
+
+    /* as many parameters as the query names: any of them may be NULL */
+    for (n = 3; n > 0; n--) {
+        char  dollar[4];
+
+        snprintf(dollar, sizeof(dollar), "$%d", n);
+        if (strstr(sql, dollar) != NULL) {
+            break;
+        }
+    }
+
+    r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
+                  || PQresultStatus(r) == PGRES_COMMAND_OK,
+                  "%s: %s", sql, PQerrorMessage(pg));
+
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+        out = strdup(PQgetvalue(r, 0, 0));
+    }
+
+    PQclear(r);
+    return out;
+}
+
+#define q(sql, p1) q3(sql, p1, NULL, NULL)
+
+
+static long
+qn3(const char *sql, const char *p1, const char *p2, const char *p3)
+{
+    char  *s;
+    long   n;
+
+    s = q3(sql, p1, p2, p3);
+    n = s ? strtol(s, NULL, 10) : -1;
+    free(s);
+    return n;
+}
+
+#define qn(sql, p1) qn3(sql, p1, NULL, NULL)
+
+
+/* The query's first value equals want (NULL: SQL NULL or no row). */
+static void
+assert_q(const char *sql, const char *p1, const char *want)
+{
+    char  *got;
+
+    got = q(sql, p1);
+    if (want == NULL) {
+        ck_assert_msg(got == NULL, "%s: got %s, want NULL", sql, got);
+    } else {
+        ck_assert_msg(got != NULL && strcmp(got, want) == 0,
+                      "%s: got %s, want %s", sql, got ? got : "NULL", want);
+    }
+    free(got);
+}
+
+
+static void
+setting(const char *key, const char *value)
+{
+    free(q3("UPDATE settings SET value = $2 WHERE key = $1", key, value,
+            NULL));
+}
+
+
+static void
+add(tk_form_t *f, const char *name, const char *value)
+{
+    ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
+                                 strlen(value)), TK_OK);
+}
+
+
+/* A form of (name, value) pairs ending with NULL. */
+static tk_form_t *
+form(const char *name, ...)
+{
+    tk_form_t  *f;
+    va_list     ap;
+
+    f = tk_form_new();
+    ck_assert_ptr_nonnull(f);
+
+    va_start(ap, name);
+    for (; name != NULL; name = va_arg(ap, const char *)) {
+        add(f, name, va_arg(ap, const char *));
+    }
+    va_end(ap);
+
+    return f;
+}
+
+
+/* A new ticket of requester in status, with cc (may be NULL); its id as
+ * text in out. */
+static void
+ticket(const char *requester, int status, const char *cc, char out[24])
+{
+    char  st[8], *id;
+
+    snprintf(st, sizeof(st), "%d", status);
+    id = q3("INSERT INTO tickets (title, description, requester_id,"
+            " created_by_id, site_id, department_id, status_id, cc,"
+            " resolved_on, closed_on)"
+            " VALUES ('Printer smokes', '" MARK "', $1, $1, 1, 1,"
+            " $2::int, $3,"
+            " CASE WHEN $2::int IN (5, 6) THEN now() - interval '2 days' END,"
+            " CASE WHEN $2::int = 6 THEN now() - interval '1 day' END)"
+            " RETURNING id", requester, st, cc);
+    ck_assert_ptr_nonnull(id);
+    snprintf(out, 24, "%s", id);
+    free(id);
+}
+
+
+static int64_t
+id_of(const char *id)
+{
+    return strtoll(id, NULL, 10);
+}
+
+
+static long
+count_of(const char *table, const char *id)
+{
+    char  sql[128];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE ticket_id = $1",
+             table);
+    return qn(sql, id);
+}
+
+
+/* What a refused write must leave as it was. */
+typedef struct {
+    char   *row;
+    long    history, conversations, outbox, closures, resolutions, links;
+} snapshot_t;
+
+static void
+snap(const char *id, snapshot_t *s)
+{
+    s->row = q("SELECT t::text FROM tickets t WHERE id = $1", id);
+    s->history = count_of("history", id);
+    s->conversations = count_of("conversations", id);
+    s->outbox = count_of("outbox", id);
+    s->closures = count_of("closures", id);
+    s->resolutions = count_of("resolutions", id);
+    s->links = count_of("close_links", id);
+}
+
+static void
+assert_unchanged(const char *id, snapshot_t *before)
+{
+    snapshot_t  now;
+
+    snap(id, &now);
+    ck_assert_str_eq(now.row, before->row);
+    ck_assert_int_eq(now.history, before->history);
+    ck_assert_int_eq(now.conversations, before->conversations);
+    ck_assert_int_eq(now.outbox, before->outbox);
+    ck_assert_int_eq(now.closures, before->closures);
+    ck_assert_int_eq(now.resolutions, before->resolutions);
+    ck_assert_int_eq(now.links, before->links);
+    free(now.row);
+    free(before->row);
+}
+
+
+static int
+do_close(tk_principal_t p, int64_t id, tk_form_t *f)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = tk_ticket_close(conn, &p, id, f, &res);
+    tk_form_free(f);
+    ck_assert_int_eq(rc, res.code);
+    return rc;
+}
+
+
+static int
+do_resolve(tk_principal_t p, int64_t id, tk_form_t *f)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = tk_ticket_resolve(conn, &p, id, f, &res);
+    tk_form_free(f);
+    ck_assert_int_eq(rc, res.code);
+    return rc;
+}
+
+
+static int
+do_reopen(tk_principal_t p, int64_t id)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = tk_ticket_reopen(conn, &p, id, &res);
+    ck_assert_int_eq(rc, res.code);
+    return rc;
+}
+
+
+static int
+do_confirm(const char *guid, const char *token)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = tk_ticket_confirm(conn, guid, token, &res);
+    ck_assert_int_eq(rc, res.code);
+    return rc;
+}
+
+
+/* The answer is a validation error on exactly these fields (NULL
+ * terminated). */
+static void
+assert_errors(const char *field, ...)
+{
+    cJSON        *e;
+    const cJSON  *it;
+    va_list       ap;
+    int           n = 0, want = 0;
+
+    ck_assert_int_eq(res.code, TK_EINVAL);
+    ck_assert_str_eq(res.message, "One or more validation errors occurred.");
+    ck_assert_ptr_nonnull(res.errors);
+    e = cJSON_Parse(res.errors);
+    ck_assert_ptr_nonnull(e);
+
+    va_start(ap, field);
+    for (; field != NULL; field = va_arg(ap, const char *)) {
+        it = cJSON_GetObjectItemCaseSensitive(e, field);
+        ck_assert_msg(cJSON_IsArray(it) && cJSON_GetArraySize(it) >= 1,
+                      "no error for %s in %s", field, res.errors);
+        want++;
+    }
+    va_end(ap);
+
+    cJSON_ArrayForEach(it, e) {
+        n++;
+    }
+    ck_assert_msg(n == want, "errors %s: %d fields, want %d", res.errors,
+                  n, want);
+    cJSON_Delete(e);
+}
+
+
+/* The close link of the ticket's latest Resolved email. */
+static char *
+close_link(const char *id)
+{
+    return q("SELECT payload->>'closeLink' FROM outbox WHERE ticket_id = $1"
+             " AND channel = 'email' AND event = 'Resolved'"
+             " ORDER BY id DESC LIMIT 1", id);
+}
+
+
+static const char *
+token_of(const char *link)
+{
+    const char  *t = strstr(link, "?token=");
+
+    ck_assert_ptr_nonnull(t);
+    return t + 7;
+}
+
+
+/* The saved settings back: a failed test ends without its teardown. */
+static void
+restore(PGconn *c)
+{
+    const char  *v[1] = { saved };
+    PGresult    *r;
+
+    r = PQexecParams(c, "UPDATE settings s SET value = j.value FROM"
+                     " json_each_text($1::json) j WHERE s.key = j.key",
+                     1, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "check_resolve: restore: %s", PQerrorMessage(c));
+    }
+    PQclear(r);
+}
+
+
+static void
+setup(void)
+{
+    tk_result_init(&res);
+    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
+    pg = PQconnectdb(conninfo);
+    ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+    PQsetNoticeProcessor(pg, quiet, NULL);
+    restore(pg);
+}
+
+
+static void
+teardown(void)
+{
+    restore(pg);
+    tk_result_clear(&res);
+    tk_conn_close(conn);
+    PQfinish(pg);
+}
+
+
+/* Close ------------------------------------------------------------------ */
+
+START_TEST(close_ok)
+{
+    char  id[24];
+
+    ticket(MEMBER1, 2, "boss@example.com; Member1@example.com, x@example.org",
+           id);
+
+    ck_assert_int_eq(do_close(TECH1_P, id_of(id),
+                              form("TicketId", id, "CloseBy", TECH2,
+                                   "Comments", "Replaced the fuser.",
+                                   "ClosureComments", "Spare part used.",
+                                   "Status", "cancelled",
+                                   "ClosingDate", "2026-11-30T10:15:00+01:00",
+                                   "Acknowledged", "true", NULL)),
+                     TK_NO_CONTENT);
+    ck_assert_ptr_null(res.body);
+
+    assert_q("SELECT format('%s|%s|%s', status_id, version,"
+             " closed_on > now() - interval '1 minute')"
+             " FROM tickets WHERE id = $1", id, "6|2|t");
+    assert_q("SELECT format('%s|%s|%s|%s|%s|%s', status, comments,"
+             " closure_comments, closed_by_id, iso_utc(closing_date),"
+             " acknowledged) FROM closures WHERE ticket_id = $1", id,
+             "2|Replaced the fuser.|Spare part used.|" TECH2
+             "|2026-11-30T09:15:00Z|t");
+    assert_q("SELECT string_agg(format('%s|%s|%s', type, message,"
+             " created_by_id), ',') FROM conversations WHERE ticket_id = $1",
+             id, "Closure|Replaced the fuser.|" TECH1);
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
+             " new_value, changed_by_id), ',') FROM history"
+             " WHERE ticket_id = $1", id,
+             "Status|In Progress|Closed|" TECH1);
+
+    /* the requester and each Cc once, whatever their case */
+    assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
+             " recipients), ',') FROM outbox WHERE ticket_id = $1", id,
+             "email|Closed|{member1@example.com,boss@example.com,"
+             "x@example.org}");
+    assert_q("SELECT format('%s|%s|%s',"
+             " payload->'ticketId' = to_jsonb($1::int),"
+             " payload->>'message', payload->>'subject' LIKE '%closed%')"
+             " FROM outbox WHERE ticket_id = $1::bigint", id,
+             "t|Replaced the fuser.|t");
+}
+END_TEST
+
+
+START_TEST(close_defaults)
+{
+    char  id[24];
+
+    ticket(MEMBER1, 5, "boss@example.com", id);
+
+    /* field names in any case; Status by number */
+    ck_assert_int_eq(do_close(ADMIN_P, id_of(id),
+                              form("ticketid", id, "closeby", ADMIN,
+                                   "status", "4", NULL)),
+                     TK_NO_CONTENT);
+
+    assert_q("SELECT format('%s|%s|%s|%s|%s', status, comments,"
+             " closure_comments, closing_date > now() - interval '1 minute',"
+             " acknowledged) FROM closures WHERE ticket_id = $1", id,
+             "4|||t|f");
+    /* resolved_on stays: the ticket was resolved before it was closed */
+    assert_q("SELECT format('%s|%s|%s', status_id, resolved_on IS NOT NULL,"
+             " closed_on > now() - interval '1 minute')"
+             " FROM tickets WHERE id = $1", id, "6|t|t");
+    assert_q("SELECT format('%s|%s', type, message IS NULL)"
+             " FROM conversations WHERE ticket_id = $1", id, "Closure|t");
+    /* no email without Acknowledged */
+    ck_assert_int_eq(count_of("outbox", id), 0);
+}
+END_TEST
+
+
+START_TEST(close_validation)
+{
+    snapshot_t  s;
+    char        id[24], other[24];
+
+    ticket(MEMBER1, 1, NULL, id);
+    ticket(MEMBER1, 1, NULL, other);
+    snap(id, &s);
+
+    do_close(ADMIN_P, id_of(id), form(NULL));
+    assert_errors("TicketId", "CloseBy", NULL);
+
+    do_close(ADMIN_P, id_of(id), form("TicketId", " ", "CloseBy", "",
+                                      NULL));
+    assert_errors("TicketId", "CloseBy", NULL);
+
+    do_close(ADMIN_P, id_of(id), form("TicketId", other, "CloseBy", ADMIN,
+                                      NULL));
+    assert_errors("TicketId", NULL);
+    ck_assert_ptr_nonnull(strstr(res.errors, "must match"));
+
+    do_close(ADMIN_P, id_of(id), form("TicketId", "12abc", "CloseBy", ADMIN,
+                                      NULL));
+    assert_errors("TicketId", NULL);
+
+    do_close(ADMIN_P, id_of(id), form("TicketId", id, "CloseBy", "nobody",
+                                      NULL));
+    assert_errors("CloseBy", NULL);
+    ck_assert_ptr_nonnull(strstr(res.errors, "Unknown CloseBy nobody."));
+
+    do_close(ADMIN_P, id_of(id), form("TicketId", id, "CloseBy", ADMIN,
+                                      "Status", "5", "ClosingDate",
+                                      "yesterday", "Acknowledged", "maybe",
+                                      NULL));
+    assert_errors("Status", "ClosingDate", "Acknowledged", NULL);
+
+    do_close(ADMIN_P, id_of(id), form("TicketId", id, "CloseBy", "\xff",
+                                      "Comments", "caf\xc3", "Status",
+                                      "Bogus", NULL));
+    assert_errors("CloseBy", "Comments", "Status", NULL);
+
+    /* validation comes before the ticket is looked at */
+    do_close(ADMIN_P, 999999999, form("TicketId", "999999999", NULL));
+    assert_errors("CloseBy", NULL);
+
+    assert_unchanged(id, &s);
+}
+END_TEST
+
+
+START_TEST(close_refused)
+{
+    tk_principal_t  p;
+    snapshot_t      s;
+    char            id[24], mine[24];
+
+    ticket(MEMBER1, 1, NULL, id);
+    ticket(MEMBER2, 1, NULL, mine);
+    snap(id, &s);
+
+    p = TECH1_P;
+    p.perms &= ~TK_PERM_CLOSE;
+    ck_assert_int_eq(do_close(p, id_of(id), form("TicketId", id, "CloseBy",
+                                                 TECH1, NULL)),
+                     TK_EFORBIDDEN);
+
+    ck_assert_int_eq(do_close(ADMIN_P, 999999999,
+                              form("TicketId", "999999999", "CloseBy", ADMIN,
+                                   NULL)),
+                     TK_ENOTFOUND);
+
+    /* another's ticket is unknown to a Member, even with the permission */
+    p = principal(MEMBER2, TK_ROLE_MEMBER, TK_PERM_CLOSE);
+    ck_assert_int_eq(do_close(p, id_of(id), form("TicketId", id, "CloseBy",
+                                                 MEMBER2, NULL)),
+                     TK_ENOTFOUND);
+    /* and a Member closes in their own name only */
+    ck_assert_int_eq(do_close(p, id_of(mine), form("TicketId", mine,
+                                                   "CloseBy", TECH1, NULL)),
+                     TK_EFORBIDDEN);
+    assert_unchanged(id, &s);
+
+    ck_assert_int_eq(do_close(p, id_of(mine), form("TicketId", mine,
+                                                   "CloseBy", MEMBER2,
+                                                   NULL)),
+                     TK_NO_CONTENT);
+
+    /* a deleted ticket is unknown */
+    free(q("UPDATE tickets SET is_deleted = true, deleted_on = now()"
+           " WHERE id = $1", id));
+    snap(id, &s);
+    ck_assert_int_eq(do_close(ADMIN_P, id_of(id),
+                              form("TicketId", id, "CloseBy", ADMIN, NULL)),
+                     TK_ENOTFOUND);
+    assert_unchanged(id, &s);
+}
+END_TEST
+
+
+START_TEST(close_already)
+{
+    snapshot_t  s;
+    char        id[24];
+
+    ticket(MEMBER1, 6, "boss@example.com", id);
+    snap(id, &s);
+
+    ck_assert_int_eq(do_close(ADMIN_P, id_of(id),
+                              form("TicketId", id, "CloseBy", ADMIN,
+                                   "Acknowledged", "true", "Comments", "x",
+                                   NULL)),
+                     TK_OK);
+    ck_assert_str_eq(res.body, "{\"message\":\"Ticket was already closed.\"}");
+    ck_assert_uint_eq(res.body_len, strlen(res.body));
+    ck_assert_str_eq(res.content_type, "");
+
+    assert_unchanged(id, &s);
+}
+END_TEST
+
+
+START_TEST(close_no_status)
+{
+    snapshot_t  s;
+    char        id[24];
+
+    ticket(MEMBER1, 1, NULL, id);
+    snap(id, &s);
+
+    /* the closure row is written before the status: it must go too */
+    setting("closed_status_id", NULL);
+    ck_assert_int_eq(do_close(ADMIN_P, id_of(id),
+                              form("TicketId", id, "CloseBy", ADMIN,
+                                   "Acknowledged", "yes", NULL)),
+                     TK_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(res.message, "no Closed status"));
+    assert_unchanged(id, &s);
+}
+END_TEST
+
+
+START_TEST(close_uploads)
+{
+    tk_form_t  *f;
+    char        id[24];
+
+    ticket(MEMBER1, 1, NULL, id);
+
+    f = form("TicketId", id, "CloseBy", ADMIN, NULL);
+    ck_assert_int_eq(tk_form_file_begin(f, "Uploads", 7, "report.txt", 10,
+                                        "text/plain", 10), TK_OK);
+    ck_assert_int_eq(tk_form_file_append(f, "hello", 5), TK_OK);
+    ck_assert_int_eq(tk_form_file_begin(f, "Uploads", 7, "evil.exe", 8,
+                                        "application/x-msdownload", 24),
+                     TK_OK);
+    ck_assert_int_eq(tk_form_file_append(f, "MZ", 2), TK_OK);
+
+    ck_assert_int_eq(do_close(ADMIN_P, id_of(id), f), TK_NO_CONTENT);
+
+    /* the allowed file, on the closure conversation; the other skipped */
+    assert_q("SELECT string_agg(format('%s|%s|%s', a.file_name, a.sha256,"
+             " c.type), ',') FROM attachments a"
+             " JOIN conversations c ON c.id = a.conversation_id"
+             " WHERE a.ticket_id = $1", id,
+             "report.txt|2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e730"
+             "43362938b9824|Closure");
+    ck_assert_int_eq(count_of("attachments", id), 1);
+}
+END_TEST
+
+
+/* Resolve ---------------------------------------------------------------- */
+
+START_TEST(resolve_ok)
+{
+    char  id[24], *guid, *link, want[256];
+
+    ticket(MEMBER1, 1, "boss@example.com", id);
+    guid = q("SELECT guid FROM tickets WHERE id = $1", id);
+
+    ck_assert_int_eq(do_resolve(TECH1_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH2,
+                                     "Resolution", "Cleaned the rollers.",
+                                     NULL)),
+                     TK_NO_CONTENT);
+    ck_assert_ptr_null(res.body);
+
+    assert_q("SELECT format('%s|%s|%s|%s', status_id, version,"
+             " resolved_on > now() - interval '1 minute', closed_on IS NULL)"
+             " FROM tickets WHERE id = $1", id, "5|2|t|t");
+    assert_q("SELECT format('%s|%s|%s', resolution, resolved_by_id,"
+             " resolved_on > now() - interval '1 minute') FROM resolutions"
+             " WHERE ticket_id = $1", id,
+             "Cleaned the rollers.|" TECH2 "|t");
+    assert_q("SELECT string_agg(format('%s|%s|%s', type, message,"
+             " created_by_id), ',') FROM conversations WHERE ticket_id = $1",
+             id, "Resolution|Cleaned the rollers.|" TECH1);
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
+             " new_value, changed_by_id), ',' ORDER BY id) FROM history"
+             " WHERE ticket_id = $1", id,
+             "Resolution||Cleaned the rollers.|" TECH1
+             ",Status|Open|Resolved|" TECH1);
+
+    /* one email with the close link, no TPI callback when none is set */
+    assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
+             " recipients), ',') FROM outbox WHERE ticket_id = $1", id,
+             "email|Resolved|{member1@example.com,boss@example.com}");
+    assert_q("SELECT format('%s|%s|%s',"
+             " payload->'ticketId' = to_jsonb($1::int),"
+             " payload->>'title', payload->>'message')"
+             " FROM outbox WHERE ticket_id = $1::bigint", id,
+             "t|Printer smokes|Cleaned the rollers.");
+
+    link = close_link(id);
+    ck_assert_ptr_nonnull(link);
+    snprintf(want, sizeof(want),
+             "http://127.0.0.1:8080/api/TicketsApi/confirm/%s?token=", guid);
+    ck_assert_msg(strncmp(link, want, strlen(want)) == 0, "link %s", link);
+    ck_assert_uint_eq(strlen(token_of(link)), 54);
+    ck_assert_uint_eq(strspn(token_of(link), "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "abcdefghijklmnopqrstuvwxyz0123456789-_"), 54);
+
+    /* only the hash of the token is kept, for a week by default */
+    assert_q("SELECT format('%s|%s|%s', count(*), bool_and(used_on IS NULL),"
+             " bool_and(expires_on BETWEEN now() + interval '167 hours'"
+             " AND now() + interval '169 hours')) FROM close_links"
+             " WHERE ticket_id = $1", id, "1|t|t");
+    ck_assert_int_eq(qn3("SELECT count(*) FROM close_links"
+                         " WHERE ticket_id = $1::bigint AND token_sha256 ="
+                         " encode(sha256(convert_to($2, 'UTF8')), 'hex')",
+                         id, token_of(link), NULL), 1);
+
+    free(link);
+    free(guid);
+}
+END_TEST
+
+
+START_TEST(resolve_tpi)
+{
+    char  id[24], *guid, *link, want[256];
+
+    setting("tpi_callback_url", "http://127.0.0.1:9/tpi");
+    setting("public_base_url", "https://help.example.com/");
+    setting("close_link_ttl_hours", "2");
+
+    ticket(MEMBER1, 3, NULL, id);
+    guid = q("SELECT guid FROM tickets WHERE id = $1", id);
+
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "Rebooted.", NULL)),
+                     TK_NO_CONTENT);
+
+    assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
+             " recipients), ',' ORDER BY channel) FROM outbox"
+             " WHERE ticket_id = $1", id,
+             "email|Resolved|{member1@example.com},tpi|Resolved|{}");
+
+    snprintf(want, sizeof(want), "t|%s|Resolved|Rebooted.|" TECH1 "|t",
+             guid);
+    assert_q("SELECT format('%s|%s|%s|%s|%s|%s', payload->'ticketId'"
+             " = to_jsonb($1::int), payload->>'guid', payload->>'status',"
+             " payload->>'resolution', payload->>'resolvedBy',"
+             " payload->>'resolvedOn' = iso_utc(r.resolved_on))"
+             " FROM outbox o JOIN resolutions r ON r.ticket_id = o.ticket_id"
+             " WHERE o.ticket_id = $1::bigint AND channel = 'tpi'", id, want);
+
+    /* no double slash after the base URL; the lifetime of the setting */
+    link = close_link(id);
+    snprintf(want, sizeof(want),
+             "https://help.example.com/api/TicketsApi/confirm/%s?token=",
+             guid);
+    ck_assert_msg(link != NULL && strncmp(link, want, strlen(want)) == 0,
+                  "link %s", link);
+    assert_q("SELECT bool_and(expires_on BETWEEN now() + interval '119 min'"
+             " AND now() + interval '121 min') FROM close_links"
+             " WHERE ticket_id = $1", id, "t");
+
+    free(link);
+    free(guid);
+}
+END_TEST
+
+
+START_TEST(resolve_again)
+{
+    snapshot_t  s;
+    char        id[24], *first, *second;
+
+    ticket(MEMBER1, 1, NULL, id);
+
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "Rebooted.", NULL)),
+                     TK_NO_CONTENT);
+    first = close_link(id);
+    snap(id, &s);
+
+    /* the same text: nothing at all happens */
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH2,
+                                     "Resolution", "Rebooted.", NULL)),
+                     TK_OK);
+    ck_assert_str_eq(res.body,
+                     "{\"message\":\"Ticket was already resolved.\"}");
+    assert_unchanged(id, &s);
+
+    /* another text: the one resolution changes, a new link replaces the
+     * old one */
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH2,
+                                     "Resolution", "Replaced the PSU.",
+                                     NULL)),
+                     TK_NO_CONTENT);
+    assert_q("SELECT format('%s|%s|%s', count(*), min(resolution),"
+             " min(resolved_by_id)) FROM resolutions WHERE ticket_id = $1",
+             id, "1|Replaced the PSU.|" TECH2);
+    assert_q("SELECT status_id FROM tickets WHERE id = $1", id, "5");
+    assert_q("SELECT string_agg(format('%s|%s|%s', field, old_value,"
+             " new_value), ',' ORDER BY id) FROM history"
+             " WHERE ticket_id = $1", id,
+             "Resolution||Rebooted.,Status|Open|Resolved,"
+             "Resolution|Rebooted.|Replaced the PSU.");
+    assert_q("SELECT string_agg(message, ',' ORDER BY id) FROM conversations"
+             " WHERE ticket_id = $1 AND type = 'Resolution'", id,
+             "Rebooted.,Replaced the PSU.");
+    ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id = $1",
+                        id), 2);
+
+    second = close_link(id);
+    ck_assert_str_ne(first, second);
+    assert_q("SELECT string_agg((expires_on > now())::text, ',' ORDER BY id)"
+             " FROM close_links WHERE ticket_id = $1", id, "false,true");
+
+    ck_assert_int_eq(do_confirm(strstr(first, "confirm/") + 8,
+                                token_of(first)), TK_EINVAL);
+    free(first);
+    free(second);
+}
+END_TEST
+
+
+START_TEST(resolve_validation)
+{
+    snapshot_t  s;
+    char        id[24], other[24];
+
+    ticket(MEMBER1, 1, NULL, id);
+    ticket(MEMBER1, 1, NULL, other);
+    snap(id, &s);
+
+    do_resolve(ADMIN_P, id_of(id), form(NULL));
+    assert_errors("TicketId", "ResolvedBy", "Resolution", NULL);
+
+    do_resolve(ADMIN_P, id_of(id), form("TicketId", id, "ResolvedBy", TECH1,
+                                        "Resolution", " \r\n", NULL));
+    assert_errors("Resolution", NULL);
+
+    do_resolve(ADMIN_P, id_of(id), form("TicketId", other, "ResolvedBy",
+                                        "ghost", "Resolution", "x", NULL));
+    assert_errors("TicketId", "ResolvedBy", NULL);
+
+    do_resolve(ADMIN_P, id_of(id), form("TicketId", "-1", "ResolvedBy",
+                                        TECH1, "Resolution", "\xc3\x28",
+                                        NULL));
+    assert_errors("TicketId", "Resolution", NULL);
+
+    assert_unchanged(id, &s);
+}
+END_TEST
+
+
+START_TEST(resolve_refused)
+{
+    tk_principal_t  p;
+    snapshot_t      s;
+    char            id[24], closed[24];
+
+    ticket(MEMBER1, 1, NULL, id);
+    snap(id, &s);
+
+    p = TECH1_P;
+    p.perms &= ~TK_PERM_RESOLVE;
+    ck_assert_int_eq(do_resolve(p, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "x", NULL)),
+                     TK_EFORBIDDEN);
+
+    ck_assert_int_eq(do_resolve(ADMIN_P, 999999999,
+                                form("TicketId", "999999999", "ResolvedBy",
+                                     TECH1, "Resolution", "x", NULL)),
+                     TK_ENOTFOUND);
+
+    p = principal(MEMBER2, TK_ROLE_MEMBER, TK_PERM_ALL);
+    ck_assert_int_eq(do_resolve(p, id_of(id),
+                                form("TicketId", id, "ResolvedBy", MEMBER2,
+                                     "Resolution", "x", NULL)),
+                     TK_ENOTFOUND);
+
+    /* the resolution row comes before the status: it must go too */
+    setting("resolved_status_id", "");
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "x", NULL)),
+                     TK_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(res.message, "no Resolved status"));
+    setting("resolved_status_id", "5");
+
+    setting("close_link_secret", NULL);
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "x", NULL)),
+                     TK_ECONFLICT);
+    assert_unchanged(id, &s);
+
+    /* resolving would reopen a locked ticket */
+    setting("lock_closed_after_days", "0");
+    ticket(MEMBER1, 6, NULL, closed);
+    snap(closed, &s);
+    setting("close_link_secret", "0123456789abcdef0123456789abcdef");
+    ck_assert_int_eq(do_resolve(ADMIN_P, id_of(closed),
+                                form("TicketId", closed, "ResolvedBy", TECH1,
+                                     "Resolution", "x", NULL)),
+                     TK_ECONFLICT);
+    ck_assert_str_eq(res.message, "Ticket is locked");
+    assert_unchanged(closed, &s);
+}
+END_TEST
+
+
+/* The close link ------------------------------------------------------- */
+
+/* A resolved ticket of member1: its id, guid and close link. */
+static void
+resolved(char id[24], char **guid, char **link)
+{
+    ticket(MEMBER1, 2, "boss@example.com", id);
+    ck_assert_int_eq(do_resolve(TECH1_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "Fixed.", NULL)),
+                     TK_NO_CONTENT);
+    *guid = q("SELECT guid FROM tickets WHERE id = $1", id);
+    *link = close_link(id);
+    ck_assert_ptr_nonnull(*link);
+}
+
+
+static void
+assert_page(int code, const char *text)
+{
+    ck_assert_int_eq(res.code, code);
+    ck_assert_str_eq(res.content_type, "text/html; charset=utf-8");
+    ck_assert_ptr_nonnull(res.body);
+    ck_assert_uint_eq(strlen(res.body), res.body_len);
+    ck_assert_msg(strncmp(res.body, "<!DOCTYPE html>", 15) == 0, "%s",
+                  res.body);
+    ck_assert_msg(strstr(res.body, text) != NULL, "%s not in %s", text,
+                  res.body);
+}
+
+
+START_TEST(confirm_ok)
+{
+    snapshot_t  s;
+    char        id[24], *guid, *link, text[96];
+    long        outbox;
+
+    resolved(id, &guid, &link);
+    outbox = count_of("outbox", id);
+
+    ck_assert_int_eq(do_confirm(guid, token_of(link)), TK_OK);
+    snprintf(text, sizeof(text), "Thank you \xe2\x80\x94 ticket #%s is "
+             "closed.", id);
+    assert_page(TK_OK, text);
+
+    /* closed, acknowledged by the requester, and no email about it */
+    assert_q("SELECT format('%s|%s|%s', status_id, version,"
+             " closed_on > now() - interval '1 minute')"
+             " FROM tickets WHERE id = $1", id, "6|3|t");
+    assert_q("SELECT format('%s|%s|%s', status, closed_by_id, acknowledged)"
+             " FROM closures WHERE ticket_id = $1", id,
+             "0|" MEMBER1 "|t");
+    assert_q("SELECT format('%s|%s', type, created_by_id) FROM conversations"
+             " WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1", id,
+             "Closure|" MEMBER1);
+    assert_q("SELECT format('%s|%s|%s', old_value, new_value, changed_by_id)"
+             " FROM history WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1",
+             id, "Resolved|Closed|" MEMBER1);
+    ck_assert_int_eq(count_of("outbox", id), outbox);
+    assert_q("SELECT used_on > now() - interval '1 minute' FROM close_links"
+             " WHERE ticket_id = $1", id, "t");
+
+    /* once only */
+    snap(id, &s);
+    ck_assert_int_eq(do_confirm(guid, token_of(link)), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+    assert_unchanged(id, &s);
+
+    free(guid);
+    free(link);
+}
+END_TEST
+
+
+START_TEST(confirm_bad)
+{
+    snapshot_t  s;
+    char        id[24], other[24], *guid, *link, *oguid, *token, braced[64];
+    size_t      n;
+
+    resolved(id, &guid, &link);
+    ticket(MEMBER1, 5, NULL, other);
+    oguid = q("SELECT guid FROM tickets WHERE id = $1", other);
+    snap(id, &s);
+
+    token = strdup(token_of(link));
+    n = strlen(token);
+
+    /* one character changed: refused by the signature */
+    token[n / 2] = token[n / 2] == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(do_confirm(guid, token), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+    token[n / 2] = token_of(link)[n / 2];
+
+    ck_assert_int_eq(do_confirm(guid, NULL), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+    ck_assert_int_eq(do_confirm(guid, ""), TK_EINVAL);
+    token[n - 1] = '\0';
+    ck_assert_int_eq(do_confirm(guid, token), TK_EINVAL);
+    token[n - 1] = token_of(link)[n - 1];
+    ck_assert_int_eq(do_confirm(guid, "not base64!"), TK_EINVAL);
+
+    /* the token of one ticket on another */
+    ck_assert_int_eq(do_confirm(oguid, token), TK_EINVAL);
+    ck_assert_int_eq(do_confirm("not-a-guid", token), TK_EINVAL);
+    ck_assert_int_eq(do_confirm(NULL, token), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+
+    /* another secret now: every link made before is refused */
+    setting("close_link_secret", "another secret of thirty-two bytes!!");
+    ck_assert_int_eq(do_confirm(guid, token), TK_EINVAL);
+    setting("close_link_secret", NULL);
+    ck_assert_int_eq(do_confirm(guid, token), TK_EINVAL);
+    restore(pg);
+
+    /* expired */
+    free(q("UPDATE close_links SET expires_on = now() - interval '1s'"
+           " WHERE ticket_id = $1", id));
+    ck_assert_int_eq(do_confirm(guid, token), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+    free(q("UPDATE close_links SET expires_on = now() + interval '1 hour'"
+           " WHERE ticket_id = $1", id));
+    free(s.row);
+    snap(id, &s);
+
+    /* deleted */
+    free(q("UPDATE tickets SET is_deleted = true, deleted_on = now()"
+           " WHERE id = $1", id));
+    ck_assert_int_eq(do_confirm(guid, token), TK_EINVAL);
+    free(q("UPDATE tickets SET is_deleted = false, deleted_on = NULL"
+           " WHERE id = $1", id));
+    assert_unchanged(id, &s);
+
+    /* the guid in braces and upper case is the same guid */
+    snprintf(braced, sizeof(braced), "{%s}", guid);
+    for (n = 0; braced[n] != '\0'; n++) {
+        braced[n] = (char) (braced[n] >= 'a' && braced[n] <= 'f'
+                            ? braced[n] - 32 : braced[n]);
+    }
+    ck_assert_int_eq(do_confirm(braced, token), TK_OK);
+    assert_q("SELECT status_id FROM tickets WHERE id = $1", id, "6");
+
+    free(token);
+    free(oguid);
+    free(guid);
+    free(link);
+}
+END_TEST
+
+
+START_TEST(confirm_closed_or_reopened)
+{
+    snapshot_t  s;
+    char        id[24], *guid, *link, text[64];
+
+    /* closed by staff meanwhile: a friendly page, the link is used up */
+    resolved(id, &guid, &link);
+    ck_assert_int_eq(do_close(ADMIN_P, id_of(id),
+                              form("TicketId", id, "CloseBy", ADMIN, NULL)),
+                     TK_NO_CONTENT);
+    snap(id, &s);
+    ck_assert_int_eq(do_confirm(guid, token_of(link)), TK_OK);
+    snprintf(text, sizeof(text), "Ticket #%s is closed already.", id);
+    assert_page(TK_OK, text);
+    assert_q("SELECT used_on IS NOT NULL FROM close_links"
+             " WHERE ticket_id = $1", id, "t");
+    s.links = count_of("close_links", id);
+    assert_unchanged(id, &s);
+    assert_q("SELECT acknowledged FROM closures WHERE ticket_id = $1", id,
+             "f");
+    ck_assert_int_eq(do_confirm(guid, token_of(link)), TK_EINVAL);
+    free(guid);
+    free(link);
+
+    /* reopened meanwhile: the link died with the resolution */
+    resolved(id, &guid, &link);
+    ck_assert_int_eq(do_reopen(TECH1_P, id_of(id)), TK_NO_CONTENT);
+    snap(id, &s);
+    ck_assert_int_eq(do_confirm(guid, token_of(link)), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+    assert_unchanged(id, &s);
+    free(guid);
+    free(link);
+
+    /* moved out of Resolved some other way: not closed by the link */
+    resolved(id, &guid, &link);
+    free(q("UPDATE tickets SET status_id = 3 WHERE id = $1", id));
+    snap(id, &s);
+    ck_assert_int_eq(do_confirm(guid, token_of(link)), TK_EINVAL);
+    assert_page(TK_EINVAL, "reopened");
+    assert_unchanged(id, &s);
+    free(guid);
+    free(link);
+}
+END_TEST
+
+
+/* Reopen ----------------------------------------------------------------- */
+
+START_TEST(reopen_ok)
+{
+    char  id[24], closed[24];
+
+    ticket(MEMBER1, 5, NULL, id);
+    ck_assert_int_eq(do_reopen(TECH1_P, id_of(id)), TK_NO_CONTENT);
+    ck_assert_ptr_null(res.body);
+
+    assert_q("SELECT format('%s|%s|%s|%s', status_id, version,"
+             " resolved_on IS NULL, closed_on IS NULL)"
+             " FROM tickets WHERE id = $1", id, "7|2|t|t");
+    assert_q("SELECT string_agg(format('%s|%s|%s', type, message,"
+             " created_by_id), ',') FROM conversations WHERE ticket_id = $1",
+             id, "Reopen|The ticket was reopened.|" TECH1);
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
+             " new_value, changed_by_id), ',') FROM history"
+             " WHERE ticket_id = $1", id,
+             "Status|Resolved|Reopened|" TECH1);
+    ck_assert_int_eq(count_of("outbox", id), 0);
+
+    /* closed a day ago, locked after seven */
+    setting("lock_closed_after_days", "7");
+    ticket(MEMBER1, 6, NULL, closed);
+    ck_assert_int_eq(do_reopen(ADMIN_P, id_of(closed)), TK_NO_CONTENT);
+    assert_q("SELECT format('%s|%s|%s', status_id, resolved_on IS NULL,"
+             " closed_on IS NULL) FROM tickets WHERE id = $1", closed,
+             "7|t|t");
+
+    /* a Member with the permission, on their own ticket */
+    ticket(MEMBER1, 5, NULL, id);
+    ck_assert_int_eq(do_reopen(MEMBER1_P, id_of(id)), TK_NO_CONTENT);
+}
+END_TEST
+
+
+START_TEST(reopen_refused)
+{
+    tk_principal_t  p;
+    snapshot_t      s;
+    char            id[24];
+    int             st;
+
+    /* active: Open, Reopened, OnHold, Pending */
+    for (st = 1; st <= 7; st++) {
+        if (st == 5 || st == 6) {
+            continue;
+        }
+        ticket(MEMBER1, st, NULL, id);
+        snap(id, &s);
+        ck_assert_int_eq(do_reopen(ADMIN_P, id_of(id)), TK_OK);
+        ck_assert_str_eq(res.body,
+                         "{\"message\":\"Ticket is already open.\"}");
+        assert_unchanged(id, &s);
+    }
+
+    setting("lock_closed_after_days", "0");
+    ticket(MEMBER1, 6, NULL, id);
+    snap(id, &s);
+    ck_assert_int_eq(do_reopen(ADMIN_P, id_of(id)), TK_ECONFLICT);
+    ck_assert_str_eq(res.message, "Ticket is locked");
+    assert_unchanged(id, &s);
+
+    ticket(MEMBER1, 5, NULL, id);
+    snap(id, &s);
+
+    p = TECH1_P;
+    p.perms &= ~TK_PERM_UPDATE;
+    ck_assert_int_eq(do_reopen(p, id_of(id)), TK_EFORBIDDEN);
+    ck_assert_int_eq(do_reopen(ADMIN_P, 999999999), TK_ENOTFOUND);
+    ck_assert_int_eq(do_reopen(ADMIN_P, 0), TK_ENOTFOUND);
+    p = principal(MEMBER2, TK_ROLE_MEMBER, TK_PERM_ALL);
+    ck_assert_int_eq(do_reopen(p, id_of(id)), TK_ENOTFOUND);
+
+    setting("reopen_status_id", NULL);
+    ck_assert_int_eq(do_reopen(ADMIN_P, id_of(id)), TK_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(res.message, "no reopen status"));
+    assert_unchanged(id, &s);
+}
+END_TEST
+
+
+/* The database gone: an error, never a crash or a half write. */
+START_TEST(unavailable)
+{
+    tk_principal_t  p = ADMIN_P;
+    tk_conn_t      *down;
+
+    ck_assert_int_eq(tk_conn_open(&down, "host=/nonexistent port=1"), TK_OK);
+
+    tk_result_clear(&res);
+    ck_assert_int_eq(tk_ticket_reopen(down, &p, 1, &res), TK_EUNAVAIL);
+    tk_result_clear(&res);
+    ck_assert_int_eq(tk_ticket_confirm(down, "3f2504e0-4f89-41d3-9a0c-0305e"
+                                       "82c3301", "x", &res), TK_EUNAVAIL);
+    ck_assert_str_eq(res.content_type, "");
+
+    tk_conn_close(down);
+}
+END_TEST
+
+
+static Suite *
+resolve_suite(void)
+{
+    Suite  *s;
+    TCase  *tc;
+
+    s = suite_create("resolve");
+
+    tc = tcase_create("close");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, close_ok);
+    tcase_add_test(tc, close_defaults);
+    tcase_add_test(tc, close_validation);
+    tcase_add_test(tc, close_refused);
+    tcase_add_test(tc, close_already);
+    tcase_add_test(tc, close_no_status);
+    tcase_add_test(tc, close_uploads);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("resolve");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, resolve_ok);
+    tcase_add_test(tc, resolve_tpi);
+    tcase_add_test(tc, resolve_again);
+    tcase_add_test(tc, resolve_validation);
+    tcase_add_test(tc, resolve_refused);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("confirm");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, confirm_ok);
+    tcase_add_test(tc, confirm_bad);
+    tcase_add_test(tc, confirm_closed_or_reopened);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reopen");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, reopen_ok);
+    tcase_add_test(tc, reopen_refused);
+    tcase_add_test(tc, unavailable);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+
+/* What the tests made goes, so that they can run again. */
+static int
+cleanup(PGconn *c)
+{
+    static const char  sql[] =
+        "BEGIN;"
+        "DELETE FROM outbox WHERE ticket_id IN"
+        " (SELECT id FROM tickets WHERE description = '" MARK "');"
+        "DELETE FROM tickets WHERE description = '" MARK "';"
+        "COMMIT";
+    PGresult           *r;
+    int                 ok;
+
+    r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        fprintf(stderr, "check_resolve: cleanup: %s", PQerrorMessage(c));
+    }
+
+    PQclear(r);
+    return ok;
+}
+
+
+int
+main(void)
+{
+    SRunner  *sr;
+    PGconn   *c;
+    PGresult *r;
+    int       failed;
+
+    conninfo = getenv("TICKETS_TEST_DB");
+    if (conninfo == NULL || conninfo[0] == '\0') {
+        fprintf(stderr, "check_resolve: TICKETS_TEST_DB is not set: it must "
+                "be the conninfo of a migrated PostgreSQL with the demo "
+                "data loaded\n");
+        return EXIT_FAILURE;
+    }
+
+    c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "check_resolve: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return EXIT_FAILURE;
+    }
+    PQsetNoticeProcessor(c, quiet, NULL);
+
+    r = PQexec(c, "SELECT json_object_agg(key, value) FROM settings"
+               " WHERE key IN (" SAVED_SETTINGS ")");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        fprintf(stderr, "check_resolve: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return EXIT_FAILURE;
+    }
+    saved = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+
+    sr = srunner_create(resolve_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    restore(c);
+    if (!cleanup(c)) {
+        failed++;
+    }
+    PQfinish(c);
+    free(saved);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
