@@ -1,0 +1,1372 @@
+/*
+ * Unit tests of conversations (libtickets/src/conversation.c): forward,
+ * reply, note, requester reply, the list and attachment downloads,
+ * against a real PostgreSQL: TICKETS_TEST_DB is its conninfo, migrated
+ * and with the demo data loaded.  The tests make their own tickets.
+ */
+
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <cJSON.h>
+#include <libpq-fe.h>
+
+#include "tickets.h"
+
+
+#define ADMIN    "00000000-0000-4000-a000-000000000001"
+#define TECH1    "00000000-0000-4000-a000-000000000002"
+#define TECH2    "00000000-0000-4000-a000-000000000003"
+#define MEMBER1  "00000000-0000-4000-a000-000000000005"
+#define MEMBER2  "00000000-0000-4000-a000-000000000006"
+#define INTEG    "00000000-0000-4000-a000-000000000007"
+
+/* every ticket the tests make says this, so that they can go again */
+#define MARK     "check_conversation: a test ticket."
+/* and every Idempotency-Key starts so */
+#define KEY      "check_conversation-"
+
+
+static const char  *conninfo;
+static char         lock_days[32];
+static char         notify[32];
+static tk_conn_t   *conn;
+static PGconn      *pg;
+static tk_result_t  res;
+
+
+static tk_principal_t
+principal(const char *id, const char *name, int role, unsigned perms)
+{
+    tk_principal_t  p;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.user_id, sizeof(p.user_id), "%s", id);
+    snprintf(p.user_name, sizeof(p.user_name), "%s", name);
+    p.role = role;
+    p.perms = perms;
+    return p;
+}
+
+#define STAFF_PERMS  (TK_PERM_CREATE | TK_PERM_UPDATE | TK_PERM_FORWARD       \
+                      | TK_PERM_REPLY | TK_PERM_CLOSE | TK_PERM_RESOLVE)
+
+#define ADMIN_P    principal(ADMIN, "admin", TK_ROLE_ADMIN, TK_PERM_ALL)
+#define TECH1_P    principal(TECH1, "tech1", TK_ROLE_TECHNICIAN, STAFF_PERMS)
+#define MEMBER1_P  principal(MEMBER1, "member1", TK_ROLE_MEMBER,             \
+                             TK_PERM_CREATE)
+#define MEMBER2_P  principal(MEMBER2, "member2", TK_ROLE_MEMBER,             \
+                             TK_PERM_CREATE)
+#define INTEG_P    principal(INTEG, "integration", TK_ROLE_INTEGRATION, 0)
+
+
+/* The first value of a query with n text parameters, or NULL. */
+static char *
+q(const char *sql, int n, ...)
+{
+    const char  *v[8];
+    PGresult    *r;
+    va_list      ap;
+    char        *out = NULL;
+    int          i;
+
+    ck_assert_int_le(n, 8);
+    va_start(ap, n);
+    for (i = 0; i < n; i++) {
+        v[i] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+
+    r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
+                  || PQresultStatus(r) == PGRES_COMMAND_OK,
+                  "%s: %s", sql, PQerrorMessage(pg));
+
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+        out = strdup(PQgetvalue(r, 0, 0));
+    }
+
+    PQclear(r);
+    return out;
+}
+
+
+static long
+qn(const char *sql, const char *p1)
+{
+    char  *s;
+    long   n;
+
+    s = q(sql, p1 ? 1 : 0, p1);
+    n = s ? strtol(s, NULL, 10) : -1;
+    free(s);
+    return n;
+}
+
+
+/* The query's text, compared and freed. */
+static void
+q_is(const char *want, const char *sql, const char *p1)
+{
+    char  *got;
+
+    got = q(sql, p1 ? 1 : 0, p1);
+    if (want == NULL) {
+        ck_assert_msg(got == NULL, "%s: got %s, want NULL", sql, got);
+    } else {
+        ck_assert_msg(got != NULL && strcmp(got, want) == 0,
+                      "%s: got %s, want %s", sql, got ? got : "NULL", want);
+    }
+    free(got);
+}
+
+
+static void
+add(tk_form_t *f, const char *name, const char *value)
+{
+    ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
+                                 strlen(value)), TK_OK);
+}
+
+
+static void
+add_file(tk_form_t *f, const char *name, const char *filename,
+    const char *type, const void *data, size_t len)
+{
+    ck_assert_int_eq(tk_form_file_begin(f, name, strlen(name), filename,
+                                        strlen(filename), type,
+                                        strlen(type)), TK_OK);
+    ck_assert_int_eq(tk_form_file_append(f, data, len), TK_OK);
+}
+
+
+/* A form of (name, value) pairs up to a NULL name. */
+static tk_form_t *
+form(const char *name, ...)
+{
+    tk_form_t  *f;
+    va_list     ap;
+
+    f = tk_form_new();
+    ck_assert_ptr_nonnull(f);
+
+    va_start(ap, name);
+    for (; name != NULL; name = va_arg(ap, const char *)) {
+        add(f, name, va_arg(ap, const char *));
+    }
+    va_end(ap);
+
+    return f;
+}
+
+
+/*
+ * A ticket of the requester with the assignee (NULL: none) in a status;
+ * closed days ago when the status is Closed.  Its id, in a static buffer
+ * of each of a few slots.
+ */
+static const char *
+ticket(const char *requester, const char *assignee, int status, int days)
+{
+    static char  ids[8][24];
+    static int   next;
+    char         st[16], d[16], *id;
+    const char  *out;
+
+    snprintf(st, sizeof(st), "%d", status);
+    snprintf(d, sizeof(d), "%d", days);
+
+    id = q("INSERT INTO tickets (title, description, requester_id,"
+           " assignee_id, created_by_id, site_id, department_id, status_id,"
+           " resolved_on, closed_on)"
+           " VALUES ('Conversation test', '" MARK "', $1, $2, '" ADMIN "',"
+           " 1, 1, $3::int,"
+           " CASE WHEN $3::int IN (5, 6) THEN now() END,"
+           " CASE WHEN $3::int = 6 THEN now() - $4::int * interval '1 day'"
+           " END) RETURNING id", 4, requester, assignee, st, d);
+    ck_assert_ptr_nonnull(id);
+
+    out = ids[next++ % 8];
+    snprintf((char *) out, 24, "%s", id);
+    free(id);
+    return out;
+}
+
+
+static int64_t
+tid(const char *id)
+{
+    return strtoll(id, NULL, 10);
+}
+
+
+static cJSON *
+body_json(void)
+{
+    cJSON  *j;
+
+    ck_assert_ptr_nonnull(res.body);
+    ck_assert_uint_eq(strlen(res.body), res.body_len);
+    j = cJSON_Parse(res.body);
+    ck_assert_msg(j != NULL, "not JSON: %s", res.body);
+    return j;
+}
+
+
+static const cJSON *
+obj(const cJSON *j, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(j, key);
+}
+
+
+static const char *
+str(const cJSON *j, const char *key)
+{
+    const cJSON  *v = obj(j, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+
+static long
+num(const cJSON *j, const char *key)
+{
+    const cJSON  *v = obj(j, key);
+
+    ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
+    return (long) v->valuedouble;
+}
+
+
+/* The object has exactly these keys, in this order. */
+static void
+assert_keys(const cJSON *j, const char *const *keys)
+{
+    const cJSON  *it;
+    size_t        i = 0;
+
+    ck_assert_msg(cJSON_IsObject(j), "not an object");
+
+    cJSON_ArrayForEach(it, j) {
+        ck_assert_msg(keys[i] != NULL, "extra key %s", it->string);
+        ck_assert_str_eq(it->string, keys[i]);
+        i++;
+    }
+
+    ck_assert_msg(keys[i] == NULL, "missing key %s", keys[i]);
+}
+
+
+static const char *const  conv_keys[] = {
+    "id", "type", "title", "message", "sendTo", "ccTo", "isPrivate",
+    "createdBy", "createdOn", "attachments", NULL
+};
+
+static const char *const  person_keys[] = {
+    "id", "fullName", "userName", "email", NULL
+};
+
+static const char *const  att_keys[] = {
+    "id", "fileName", "contentType", "size", "sha256", NULL
+};
+
+
+typedef int (*tk_op_t)(tk_conn_t *, const tk_principal_t *, int64_t,
+    const tk_form_t *, const char *, tk_result_t *);
+
+/* Runs op and frees the form: its code. */
+static int
+run(tk_op_t op, tk_principal_t p, const char *id, tk_form_t *f,
+    const char *key)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = op(conn, &p, tid(id), f, key, &res);
+    ck_assert_int_eq(rc, res.code);
+    if (rc < 0) {
+        ck_assert_ptr_null(res.body);
+    }
+    tk_form_free(f);
+    return rc;
+}
+
+
+/* The rows that a failed write must not leave behind. */
+static long
+count_rows(void)
+{
+    return qn("SELECT (SELECT count(*) FROM conversations)"
+              " + (SELECT count(*) FROM attachments)"
+              " + (SELECT count(*) FROM outbox)"
+              " + (SELECT count(*) FROM history)"
+              " + (SELECT count(*) FROM idempotency_keys)"
+              " + (SELECT sum(version) FROM tickets)", NULL);
+}
+
+
+/* A failure with exactly one field error, msg. */
+static void
+assert_invalid(tk_op_t op, const char *id, tk_form_t *f, const char *field,
+    const char *msg)
+{
+    cJSON        *e;
+    const cJSON  *list;
+    long          before = count_rows();
+
+    ck_assert_int_eq(run(op, ADMIN_P, id, f, NULL), TK_EINVAL);
+    ck_assert_str_eq(res.message, "One or more validation errors occurred.");
+    ck_assert_ptr_nonnull(res.errors);
+
+    e = cJSON_Parse(res.errors);
+    ck_assert_ptr_nonnull(e);
+    list = obj(e, field);
+    ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 1
+                  && cJSON_GetArraySize(e) == 1, "errors: %s", res.errors);
+    ck_assert_str_eq(cJSON_GetArrayItem(list, 0)->valuestring, msg);
+    cJSON_Delete(e);
+
+    ck_assert_int_eq(count_rows(), before);
+}
+
+
+static void
+quiet(void *arg, const char *message)
+{
+}
+
+
+static void
+setup(void)
+{
+    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
+    pg = PQconnectdb(conninfo);
+    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+    PQsetNoticeProcessor(pg, quiet, NULL);
+    tk_result_init(&res);
+}
+
+
+static void
+teardown(void)
+{
+    free(q("UPDATE settings SET value = nullif($1, '')"
+           " WHERE key = 'lock_closed_after_days'", 1, lock_days));
+    free(q("UPDATE settings SET value = nullif($1, '')"
+           " WHERE key = 'notify_technician_on_requester_reply'", 1, notify));
+    free(q("DROP TRIGGER IF EXISTS test_conv_boom ON outbox", 0));
+    tk_result_clear(&res);
+    tk_conn_close(conn);
+    PQfinish(pg);
+}
+
+
+static int download(tk_principal_t p, const char *aid);
+
+
+/* Reply and forward --------------------------------------------------- */
+
+START_TEST(reply_ok)
+{
+    const char    *id = ticket(MEMBER1, TECH1, 1, 0);
+    const cJSON   *by;
+    cJSON         *j;
+    char           cid[24], *outbox;
+    long           version;
+
+    version = qn("SELECT version FROM tickets WHERE id = $1", id);
+
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id,
+                         form("id", id, "Title", "Re: your printer",
+                              "SendTo", " a@x.org; b@y.org ,",
+                              "CcTo", "c@z.org, A@X.org",
+                              "Message", "Line 1\r\nLine 2 é", NULL),
+                         NULL), TK_OK);
+    ck_assert_int_eq(res.id, 0);
+
+    j = body_json();
+    assert_keys(j, conv_keys);
+    ck_assert_str_eq(str(j, "type"), "Reply");
+    ck_assert_str_eq(str(j, "title"), "Re: your printer");
+    ck_assert_str_eq(str(j, "message"), "Line 1\r\nLine 2 é");
+    ck_assert_str_eq(str(j, "sendTo"), " a@x.org; b@y.org ,");
+    ck_assert_str_eq(str(j, "ccTo"), "c@z.org, A@X.org");
+    ck_assert(cJSON_IsFalse(obj(j, "isPrivate")));
+    by = obj(j, "createdBy");
+    assert_keys(by, person_keys);
+    ck_assert_str_eq(str(by, "id"), ADMIN);
+    ck_assert_str_eq(str(by, "userName"), "admin");
+    ck_assert_str_eq(str(by, "fullName"), "Ada Admin");
+    ck_assert_str_eq(str(by, "email"), "admin@example.com");
+    ck_assert_int_eq(strlen(str(j, "createdOn")), 20);
+    ck_assert_int_eq(str(j, "createdOn")[19], 'Z');
+    ck_assert(cJSON_IsArray(obj(j, "attachments")));
+    ck_assert_int_eq(cJSON_GetArraySize(obj(j, "attachments")), 0);
+    snprintf(cid, sizeof(cid), "%ld", num(j, "id"));
+    cJSON_Delete(j);
+
+    /* stored as answered, by the principal */
+    q_is("Reply|" ADMIN "|false|false", "SELECT type || '|'"
+         " || created_by_id || '|' || is_private || '|' || has_draft"
+         " FROM conversations"
+         " WHERE id = $1", cid);
+    ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
+                        " WHERE ticket_id = $1", id), 1);
+    ck_assert_int_eq(qn("SELECT version FROM tickets WHERE id = $1", id),
+                     version + 1);
+    q_is("t", "SELECT first_responded_on > now() - interval '1 minute'"
+         " FROM tickets WHERE id = $1", id);
+
+    /* one email to every address once, in their order */
+    q_is("1", "SELECT count(*) FROM outbox WHERE ticket_id = $1", id);
+    q_is("email|Reply|{a@x.org,b@y.org,c@z.org}|pending",
+         "SELECT channel || '|' || event || '|' || recipients::text || '|'"
+         " || status FROM outbox WHERE ticket_id = $1", id);
+    outbox = q("SELECT payload->>'ticketId' = $1::text"
+               " AND payload->>'conversationId' = $2"
+               " AND payload->>'subject' = 'Re: your printer'"
+               " AND payload->>'title' = 'Conversation test'"
+               " AND payload->>'message' = E'Line 1\\r\\nLine 2 é'"
+               " AND payload->>'sendTo' = ' a@x.org; b@y.org ,'"
+               " AND payload->>'ccTo' = 'c@z.org, A@X.org'"
+               " AND payload->'attachments' = '[]'::jsonb"
+               " FROM outbox WHERE ticket_id = $1::bigint", 2, id, cid);
+    ck_assert_str_eq(outbox, "t");
+    free(outbox);
+}
+END_TEST
+
+
+START_TEST(reply_first_response_once)
+{
+    const char  *id = ticket(MEMBER1, TECH1, 1, 0);
+    char        *first;
+
+    /* a reply by an Integration principal is no response of staff */
+    ck_assert_int_eq(run(tk_ticket_reply,
+                         principal(INTEG, "integration", TK_ROLE_INTEGRATION,
+                                   TK_PERM_REPLY), id,
+                         form("Id", id, "Title", "t", "SendTo", "a@x.org",
+                              NULL), NULL), TK_OK);
+    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+
+    ck_assert_int_eq(run(tk_ticket_forward, TECH1_P, id,
+                         form("Id", id, "Title", "t", "SendTo", "a@x.org",
+                              NULL), NULL), TK_OK);
+    first = q("SELECT first_responded_on::text FROM tickets WHERE id = $1",
+              1, id);
+    ck_assert_ptr_nonnull(first);
+
+    free(q("UPDATE tickets SET first_responded_on = first_responded_on"
+           " - interval '1 hour' WHERE id = $1", 1, id));
+    free(first);
+    first = q("SELECT first_responded_on::text FROM tickets WHERE id = $1",
+              1, id);
+
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id,
+                         form("Id", id, "Title", "t", "SendTo", "a@x.org",
+                              NULL), NULL), TK_OK);
+    q_is(first, "SELECT first_responded_on::text FROM tickets WHERE id = $1",
+         id);
+    free(first);
+}
+END_TEST
+
+
+START_TEST(forward_ok)
+{
+    const char  *id = ticket(MEMBER2, NULL, 2, 0);
+    cJSON       *j;
+    char         cid[24];
+
+    ck_assert_int_eq(run(tk_ticket_forward, TECH1_P, id,
+                         form("Id", id, "Title", "Fwd: VPN",
+                              "SendTo", "vendor@example.net",
+                              "HasDraft", "TRUE", NULL), NULL), TK_OK);
+    j = body_json();
+    assert_keys(j, conv_keys);
+    ck_assert_str_eq(str(j, "type"), "Forward");
+    ck_assert(cJSON_IsNull(obj(j, "message")));
+    ck_assert(cJSON_IsNull(obj(j, "ccTo")));
+    ck_assert_str_eq(str(obj(j, "createdBy"), "userName"), "tech1");
+    snprintf(cid, sizeof(cid), "%ld", num(j, "id"));
+    cJSON_Delete(j);
+
+    q_is("Forward|true", "SELECT type || '|' || has_draft FROM conversations"
+         " WHERE id = $1", cid);
+    q_is("email|Forward|{vendor@example.net}", "SELECT channel || '|'"
+         " || event || '|' || recipients::text FROM outbox"
+         " WHERE ticket_id = $1", id);
+}
+END_TEST
+
+
+START_TEST(reply_validation)
+{
+    const char  *id = ticket(MEMBER1, TECH1, 1, 0);
+    char         title[300];
+    long         before;
+
+    memset(title, 'x', 256);
+    title[256] = '\0';
+
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "SendTo", "a@x.org",
+                   NULL), "Title", "The Title field is required.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "  ",
+                   "SendTo", "a@x.org", NULL), "Title",
+                   "The Title field is required.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", title,
+                   "SendTo", "a@x.org", NULL), "Title",
+                   "The field Title must be a string with a maximum length "
+                   "of 255.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "t\xff",
+                   "SendTo", "a@x.org", NULL), "Title",
+                   "The field Title contains invalid UTF-8.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "t", NULL),
+                   "SendTo", "The SendTo field is required.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "t",
+                   "SendTo", "not an address", NULL), "SendTo",
+                   "The SendTo field is not a valid e-mail address.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "t",
+                   "SendTo", "a@x.org;b@", NULL), "SendTo",
+                   "The SendTo field is not a valid e-mail address.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "t",
+                   "SendTo", ",;", NULL), "SendTo",
+                   "The SendTo field is not a valid e-mail address.");
+    assert_invalid(tk_ticket_reply, id, form("Id", id, "Title", "t",
+                   "SendTo", "a@x.org", "CcTo", "c@z.org, bad", NULL),
+                   "CcTo", "The CcTo field is not a valid e-mail address.");
+    assert_invalid(tk_ticket_reply, id, form("Title", "t",
+                   "SendTo", "a@x.org", NULL), "Id",
+                   "The Id field is required.");
+    assert_invalid(tk_ticket_reply, id, form("Id", "12abc", "Title", "t",
+                   "SendTo", "a@x.org", NULL), "Id",
+                   "The value '12abc' is not valid for Id.");
+    assert_invalid(tk_ticket_forward, id, form("Id", id, "Title", "t",
+                   "SendTo", "a@x.org", "HasDraft", "maybe", NULL),
+                   "HasDraft", "The value 'maybe' is not valid for "
+                   "HasDraft.");
+
+    /* every field at once */
+    before = count_rows();
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id,
+                         form("Id", "x", "SendTo", "x", "CcTo", "y", NULL),
+                         NULL), TK_EINVAL);
+    ck_assert_str_eq(res.errors, "{\"Id\":[\"The value 'x' is not valid for "
+                     "Id.\"],\"Title\":[\"The Title field is required.\"],"
+                     "\"SendTo\":[\"The SendTo field is not a valid e-mail "
+                     "address.\"],\"CcTo\":[\"The CcTo field is not a valid "
+                     "e-mail address.\"]}");
+
+    /* the path's id, else "ID mismatch" without field errors */
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id,
+                         form("Id", "999999999", "Title", "t",
+                              "SendTo", "a@x.org", NULL), NULL), TK_EINVAL);
+    ck_assert_str_eq(res.message, "ID mismatch");
+    ck_assert_ptr_null(res.errors);
+    ck_assert_int_eq(count_rows(), before);
+}
+END_TEST
+
+
+START_TEST(reply_access)
+{
+    const char      *mine = ticket(MEMBER1, TECH1, 1, 0);
+    const char      *deleted = ticket(MEMBER1, TECH1, 1, 0);
+    tk_principal_t   m1 = MEMBER1_P;
+    tk_principal_t   tech = TECH1_P;
+    long             before;
+
+    free(q("UPDATE tickets SET (is_deleted, deleted_on) = (true, now())"
+           " WHERE id = $1", 1, deleted));
+    before = count_rows();
+
+#define REPLY_FORM(id)  form("Id", id, "Title", "t", "SendTo", "a@x.org", NULL)
+
+    /* a missing permission is 403, before anything else */
+    ck_assert_int_eq(run(tk_ticket_reply, m1, mine, REPLY_FORM(mine), NULL),
+                     TK_EFORBIDDEN);
+    ck_assert_int_eq(run(tk_ticket_forward, m1, mine, REPLY_FORM(mine),
+                         NULL), TK_EFORBIDDEN);
+    ck_assert_int_eq(run(tk_ticket_note, m1, mine,
+                         form("Id", mine, "Message", "m", NULL), NULL),
+                     TK_EFORBIDDEN);
+    tech.perms &= ~TK_PERM_FORWARD;
+    ck_assert_int_eq(run(tk_ticket_forward, tech, mine, REPLY_FORM(mine),
+                         NULL), TK_EFORBIDDEN);
+    /* without Tickets.Forward, a reply is still allowed */
+    ck_assert_int_eq(run(tk_ticket_reply, tech, mine, form(NULL), NULL),
+                     TK_EINVAL);
+    ck_assert_ptr_nonnull(res.errors);
+
+    /* compat: an unknown or deleted ticket is 400 "Ticket not found" */
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, "999999999",
+                         REPLY_FORM("999999999"), NULL), TK_EINVAL);
+    ck_assert_str_eq(res.message, "Ticket not found");
+    ck_assert_ptr_null(res.errors);
+    ck_assert_int_eq(run(tk_ticket_forward, ADMIN_P, deleted,
+                         REPLY_FORM(deleted), NULL), TK_EINVAL);
+    ck_assert_str_eq(res.message, "Ticket not found");
+
+    /* a Member with the permission: another's ticket is just as unknown */
+    m1.perms |= TK_PERM_REPLY;
+    ck_assert_int_eq(run(tk_ticket_reply,
+                         principal(MEMBER2, "member2", TK_ROLE_MEMBER,
+                                   TK_PERM_REPLY), mine, REPLY_FORM(mine),
+                         NULL), TK_EINVAL);
+    ck_assert_str_eq(res.message, "Ticket not found");
+    ck_assert_int_eq(count_rows(), before);
+
+    ck_assert_int_eq(run(tk_ticket_reply, m1, mine, REPLY_FORM(mine), NULL),
+                     TK_OK);
+    /* a Member's reply is not the first response of staff */
+    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", mine);
+
+#undef REPLY_FORM
+}
+END_TEST
+
+
+START_TEST(reply_uploads)
+{
+    const char    *id = ticket(MEMBER1, TECH1, 1, 0);
+    static const unsigned char  bin[] = { 0, 1, 2, 0xff, '\r', '\n', 0 };
+    const cJSON   *att, *a;
+    tk_form_t     *f;
+    cJSON         *j;
+    char           cid[24], aid[24], zid[24];
+
+    f = form("Id", id, "Title", "logs", "SendTo", "a@x.org", NULL);
+    add_file(f, "Uploads", "log.txt", "text/plain", "hello\n", 6);
+    add_file(f, "uploads", "dump.zip", "application/zip", bin, sizeof(bin));
+    add_file(f, "Uploads", "setup.exe", "application/octet-stream", "MZ", 2);
+    add_file(f, "Other", "other.txt", "text/plain", "no", 2);
+
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id, f, NULL), TK_OK);
+    /* the skipped part is named for the log */
+    ck_assert_ptr_nonnull(strstr(res.message, "setup.exe"));
+
+    j = body_json();
+    snprintf(cid, sizeof(cid), "%ld", num(j, "id"));
+    att = obj(j, "attachments");
+    ck_assert_int_eq(cJSON_GetArraySize(att), 2);
+    a = cJSON_GetArrayItem(att, 0);
+    assert_keys(a, att_keys);
+    ck_assert_str_eq(str(a, "fileName"), "log.txt");
+    ck_assert_str_eq(str(a, "contentType"), "text/plain");
+    ck_assert_int_eq(num(a, "size"), 6);
+    ck_assert_str_eq(str(a, "sha256"), "5891b5b522d5df086d0ff0b110fbd9d21bb4"
+                     "fc7163af34d08286a2e846f6be03");
+    snprintf(aid, sizeof(aid), "%ld", num(a, "id"));
+    a = cJSON_GetArrayItem(att, 1);
+    ck_assert_str_eq(str(a, "fileName"), "dump.zip");
+    ck_assert_int_eq(num(a, "size"), sizeof(bin));
+    snprintf(zid, sizeof(zid), "%ld", num(a, "id"));
+    cJSON_Delete(j);
+
+    /* kept with the conversation, not as the ticket's own files */
+    ck_assert_int_eq(qn("SELECT count(*) FROM attachments WHERE ticket_id"
+                        " = $1 AND conversation_id IS NULL", id), 0);
+    q_is(cid, "SELECT conversation_id::text FROM attachments WHERE id = $1",
+         aid);
+    ck_assert_int_eq(qn("SELECT jsonb_array_length(payload->'attachments')"
+                        " FROM outbox WHERE ticket_id = $1", id), 2);
+    q_is(aid, "SELECT payload->'attachments'->>0 FROM outbox"
+         " WHERE ticket_id = $1", id);
+
+    /* the download of each, byte for byte */
+    ck_assert_int_eq(download(MEMBER1_P, zid), TK_OK);
+    ck_assert_uint_eq(res.body_len, sizeof(bin));
+    ck_assert_int_eq(memcmp(res.body, bin, sizeof(bin)), 0);
+    ck_assert_str_eq(res.content_type, "application/zip");
+    ck_assert_str_eq(res.filename, "dump.zip");
+
+    ck_assert_int_eq(download(ADMIN_P, aid), TK_OK);
+    ck_assert_uint_eq(res.body_len, 6);
+    ck_assert_str_eq(res.body, "hello\n");
+    ck_assert_str_eq(res.content_type, "text/plain");
+    ck_assert_str_eq(res.filename, "log.txt");
+}
+END_TEST
+
+
+/* Notes ---------------------------------------------------------------- */
+
+START_TEST(note_ok)
+{
+    const char      *id = ticket(MEMBER1, TECH1, 1, 0);
+    tk_principal_t   m1 = MEMBER1_P;
+    cJSON           *j;
+    long             outbox;
+
+    outbox = qn("SELECT count(*) FROM outbox", NULL);
+
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "Checked the logs.",
+                              NULL), NULL), TK_CREATED);
+    ck_assert_int_eq(res.id, tid(id));
+    j = body_json();
+    assert_keys(j, conv_keys);
+    ck_assert_str_eq(str(j, "type"), "Note");
+    ck_assert(cJSON_IsNull(obj(j, "title")));
+    ck_assert(cJSON_IsNull(obj(j, "sendTo")));
+    ck_assert_str_eq(str(j, "message"), "Checked the logs.");
+    ck_assert(cJSON_IsTrue(obj(j, "isPrivate")));
+    cJSON_Delete(j);
+
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "Public one.",
+                              "isprivate", "false", NULL), NULL),
+                     TK_CREATED);
+    j = body_json();
+    ck_assert(cJSON_IsFalse(obj(j, "isPrivate")));
+    cJSON_Delete(j);
+
+    /* no email; no first response */
+    ck_assert_int_eq(qn("SELECT count(*) FROM outbox", NULL), outbox);
+    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+
+    assert_invalid(tk_ticket_note, id, form("Id", id, NULL), "Message",
+                   "The Message field is required.");
+    assert_invalid(tk_ticket_note, id, form("Id", id, "Message", "m",
+                   "IsPrivate", "2", NULL), "IsPrivate",
+                   "The value '2' is not valid for IsPrivate.");
+
+    /* 404 for an unknown ticket or a Member's view of another's */
+    ck_assert_int_eq(run(tk_ticket_note, ADMIN_P, "999999999",
+                         form("Id", "999999999", "Message", "m", NULL),
+                         NULL), TK_ENOTFOUND);
+    m1.perms |= TK_PERM_REPLY;
+    {
+        const char  *other = ticket(MEMBER2, NULL, 1, 0);
+
+        ck_assert_int_eq(run(tk_ticket_note, m1, other,
+                             form("Id", other, "Message", "m", NULL), NULL),
+                         TK_ENOTFOUND);
+    }
+
+    /* a Member's own note is never private: they could not see it */
+    ck_assert_int_eq(run(tk_ticket_note, m1, id,
+                         form("Id", id, "Message", "mine", NULL), NULL),
+                     TK_CREATED);
+    j = body_json();
+    ck_assert(cJSON_IsFalse(obj(j, "isPrivate")));
+    cJSON_Delete(j);
+}
+END_TEST
+
+
+START_TEST(note_idempotency)
+{
+    const char  *id = ticket(MEMBER1, TECH1, 1, 0);
+    char         key[64], *first;
+    long         convs;
+
+    snprintf(key, sizeof(key), KEY "note-%ld", (long) random());
+
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "once", NULL), key),
+                     TK_CREATED);
+    first = strdup(res.body);
+    convs = qn("SELECT count(*) FROM conversations WHERE ticket_id = $1",
+               id);
+    ck_assert_int_eq(convs, 1);
+
+    /* the same request again: the first answer, nothing new */
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("ID", id, "message", "once", NULL), key),
+                     TK_CREATED);
+    ck_assert_str_eq(res.body, first);
+    ck_assert_int_eq(res.id, tid(id));
+    ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
+                        " WHERE ticket_id = $1", id), 1);
+
+    /* another request with the key is refused */
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "twice", NULL), key),
+                     TK_EINVAL);
+    ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
+                        " WHERE ticket_id = $1", id), 1);
+
+    /* the same form on another endpoint is another request */
+    ck_assert_int_eq(run(tk_ticket_reply, TECH1_P, id,
+                         form("Id", id, "Message", "once", NULL), key),
+                     TK_EINVAL);
+    ck_assert_str_eq(res.message,
+                     "Idempotency-Key reused with a different request");
+
+    /* a reply with a key: one conversation, one email */
+    snprintf(key, sizeof(key), KEY "reply-%ld", (long) random());
+    ck_assert_int_eq(run(tk_ticket_reply, TECH1_P, id,
+                         form("Id", id, "Title", "t", "SendTo", "a@x.org",
+                              NULL), key), TK_OK);
+    free(first);
+    first = strdup(res.body);
+    ck_assert_int_eq(run(tk_ticket_reply, TECH1_P, id,
+                         form("Id", id, "Title", "t", "SendTo", "a@x.org",
+                              NULL), key), TK_OK);
+    ck_assert_str_eq(res.body, first);
+    ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id = $1",
+                        id), 1);
+    ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
+                        " WHERE ticket_id = $1", id), 2);
+    free(first);
+
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "m", NULL), ""),
+                     TK_EINVAL);
+}
+END_TEST
+
+
+/* The list --------------------------------------------------------------- */
+
+static int
+list(tk_principal_t p, const char *id)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = tk_ticket_conversations(conn, &p, tid(id), &res);
+    ck_assert_int_eq(rc, res.code);
+    return rc;
+}
+
+
+START_TEST(conversations_list)
+{
+    const char  *id = ticket(MEMBER1, TECH1, 1, 0);
+    const char  *other = ticket(MEMBER2, TECH1, 1, 0);
+    const cJSON *it;
+    cJSON       *j;
+    char         types[128];
+
+    ck_assert_int_eq(list(ADMIN_P, id), TK_OK);
+    ck_assert_str_eq(res.body, "[]");
+
+    ck_assert_int_eq(run(tk_ticket_reply, TECH1_P, id,
+                         form("Id", id, "Title", "t", "SendTo", "a@x.org",
+                              NULL), NULL), TK_OK);
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "private", NULL), NULL),
+                     TK_CREATED);
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "public",
+                              "IsPrivate", "no", NULL), NULL), TK_CREATED);
+    /* written earlier than the others: the list is by time */
+    free(q("INSERT INTO conversations (ticket_id, type, message,"
+           " created_on) VALUES ($1, 'Escalation', 'early',"
+           " now() - interval '1 day')", 1, id));
+
+    ck_assert_int_eq(list(TECH1_P, id), TK_OK);
+    j = body_json();
+    ck_assert_int_eq(cJSON_GetArraySize(j), 4);
+    types[0] = '\0';
+    cJSON_ArrayForEach(it, j) {
+        assert_keys(it, conv_keys);
+        strcat(types, str(it, "type"));
+        strcat(types, cJSON_IsTrue(obj(it, "isPrivate")) ? "* " : " ");
+    }
+    ck_assert_str_eq(types, "Escalation Reply Note* Note ");
+    ck_assert(cJSON_IsNull(obj(cJSON_GetArrayItem(j, 0), "createdBy")));
+    cJSON_Delete(j);
+
+    /* the requester never sees the private note */
+    ck_assert_int_eq(list(MEMBER1_P, id), TK_OK);
+    j = body_json();
+    ck_assert_int_eq(cJSON_GetArraySize(j), 3);
+    cJSON_ArrayForEach(it, j) {
+        ck_assert(cJSON_IsFalse(obj(it, "isPrivate")));
+    }
+    cJSON_Delete(j);
+
+    /* another's, unknown, deleted: 404 */
+    ck_assert_int_eq(list(MEMBER2_P, id), TK_ENOTFOUND);
+    ck_assert_ptr_null(res.body);
+    ck_assert_int_eq(list(MEMBER1_P, other), TK_ENOTFOUND);
+    ck_assert_int_eq(list(ADMIN_P, "999999999"), TK_ENOTFOUND);
+    ck_assert_int_eq(list(ADMIN_P, "0"), TK_ENOTFOUND);
+    free(q("UPDATE tickets SET (is_deleted, deleted_on) = (true, now())"
+           " WHERE id = $1", 1, id));
+    ck_assert_int_eq(list(ADMIN_P, id), TK_ENOTFOUND);
+}
+END_TEST
+
+
+/* Requester reply ------------------------------------------------------ */
+
+static int
+reqreply(tk_principal_t p, const char *id, const char *username)
+{
+    return run(tk_ticket_reqreply, p, id,
+               form("Id", id, "Username", username, "Title", "Any news?",
+                    "Message", "Still broken.", NULL), NULL);
+}
+
+
+START_TEST(reqreply_ok)
+{
+    const char  *id = ticket(MEMBER1, TECH1, 4, 0);
+    cJSON       *j;
+    char         cid[24];
+
+    ck_assert_int_eq(reqreply(MEMBER1_P, id, "MEMBER1"), TK_OK);
+    j = body_json();
+    assert_keys(j, conv_keys);
+    ck_assert_str_eq(str(j, "type"), "RequesterReply");
+    ck_assert_str_eq(str(j, "title"), "Any news?");
+    ck_assert_str_eq(str(j, "message"), "Still broken.");
+    ck_assert_str_eq(str(obj(j, "createdBy"), "id"), MEMBER1);
+    snprintf(cid, sizeof(cid), "%ld", num(j, "id"));
+    cJSON_Delete(j);
+
+    /* not Resolved or Closed: the status stays; no first response */
+    q_is("4", "SELECT status_id::text FROM tickets WHERE id = $1", id);
+    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id = $1",
+                        id), 0);
+
+    /* the assignee hears of it */
+    q_is("email|RequesterReply|{tech1@example.com}", "SELECT channel || '|'"
+         " || event || '|' || recipients::text FROM outbox"
+         " WHERE ticket_id = $1", id);
+    q_is(cid, "SELECT payload->>'conversationId' FROM outbox"
+         " WHERE ticket_id = $1", id);
+
+    /* unless the setting says no, or there is no assignee */
+    free(q("UPDATE settings SET value = 'false'"
+           " WHERE key = 'notify_technician_on_requester_reply'", 0));
+    ck_assert_int_eq(reqreply(MEMBER1_P, id, "member1"), TK_OK);
+    ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id = $1",
+                        id), 1);
+    free(q("UPDATE settings SET value = 'true'"
+           " WHERE key = 'notify_technician_on_requester_reply'", 0));
+    {
+        const char  *nobody = ticket(MEMBER1, NULL, 1, 0);
+
+        ck_assert_int_eq(reqreply(MEMBER1_P, nobody, "member1"), TK_OK);
+        ck_assert_int_eq(qn("SELECT count(*) FROM outbox"
+                            " WHERE ticket_id = $1", nobody), 0);
+    }
+
+    /* an Integration principal on behalf of the requester */
+    ck_assert_int_eq(reqreply(INTEG_P, id, "member1"), TK_OK);
+    j = body_json();
+    ck_assert_str_eq(str(obj(j, "createdBy"), "userName"), "member1");
+    cJSON_Delete(j);
+
+    /* staff who requested the ticket themselves */
+    {
+        const char  *own = ticket(TECH1, TECH2, 1, 0);
+
+        ck_assert_int_eq(reqreply(TECH1_P, own, "tech1"), TK_OK);
+        q_is("{tech2@example.com}", "SELECT recipients::text FROM outbox"
+             " WHERE ticket_id = $1", own);
+    }
+}
+END_TEST
+
+
+START_TEST(reqreply_refused)
+{
+    const char      *id = ticket(MEMBER1, TECH1, 5, 0);
+    tk_principal_t   m2 = MEMBER2_P;
+    long             before = count_rows();
+
+    /* a Member naming another user */
+    ck_assert_int_eq(reqreply(MEMBER1_P, id, "member2"), TK_EFORBIDDEN);
+    /* staff who is not the requester, by any name */
+    ck_assert_int_eq(reqreply(ADMIN_P, id, "admin"), TK_EFORBIDDEN);
+    ck_assert_int_eq(reqreply(ADMIN_P, id, "member1"), TK_EFORBIDDEN);
+    /* Integration naming someone who is not the requester */
+    ck_assert_int_eq(reqreply(INTEG_P, id, "member2"), TK_EFORBIDDEN);
+    /* an unknown user */
+    ck_assert_int_eq(reqreply(INTEG_P, id, "nobody-at-all"), TK_EINVAL);
+    ck_assert_str_eq(res.message, "User not found");
+    ck_assert_int_eq(reqreply(MEMBER1_P, id, "nobody-at-all"), TK_EINVAL);
+    ck_assert_str_eq(res.message, "User not found");
+    /* compat: an unknown ticket, or another's for a Member, is 400 */
+    ck_assert_int_eq(reqreply(MEMBER1_P, "999999999", "member1"), TK_EINVAL);
+    ck_assert_str_eq(res.message, "Ticket not found");
+    ck_assert_int_eq(reqreply(m2, id, "member2"), TK_EINVAL);
+    ck_assert_str_eq(res.message, "Ticket not found");
+
+    /* validation */
+    assert_invalid(tk_ticket_reqreply, id, form("Id", id, "Title", "t",
+                   NULL), "Username", "The Username field is required.");
+    assert_invalid(tk_ticket_reqreply, id, form("Id", id,
+                   "Username", "member1", NULL), "Title",
+                   "The Title field is required.");
+    ck_assert_int_eq(run(tk_ticket_reqreply, MEMBER1_P, id,
+                         form("Id", "1", "Username", "member1", "Title", "t",
+                              NULL), NULL), TK_EINVAL);
+    ck_assert_str_eq(res.message, "ID mismatch");
+
+    /* nothing changed, the ticket is still Resolved */
+    ck_assert_int_eq(count_rows(), before);
+    q_is("5", "SELECT status_id::text FROM tickets WHERE id = $1", id);
+}
+END_TEST
+
+
+START_TEST(reqreply_reopens)
+{
+    const char  *resolved = ticket(MEMBER1, TECH1, 5, 0);
+    const char  *closed = ticket(MEMBER1, TECH1, 6, 0);
+
+    /* the close link of the resolution email */
+    free(q("INSERT INTO close_links (ticket_id, token_sha256, expires_on)"
+           " VALUES ($1, md5(random()::text), now() + interval '1 day')",
+           1, resolved));
+
+    ck_assert_int_eq(reqreply(MEMBER1_P, resolved, "member1"), TK_OK);
+    q_is("t", "SELECT expires_on <= now() FROM close_links"
+         " WHERE ticket_id = $1", resolved);
+    q_is("7||", "SELECT status_id || '|' || coalesce(resolved_on::text, '')"
+         " || '|' || coalesce(closed_on::text, '') FROM tickets"
+         " WHERE id = $1", resolved);
+    q_is("Status|Resolved|Reopened|" MEMBER1, "SELECT field || '|'"
+         " || old_value || '|' || new_value || '|' || changed_by_id"
+         " FROM history WHERE ticket_id = $1", resolved);
+    ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
+                        " WHERE ticket_id = $1", resolved), 1);
+
+    /* closed today, locked after 7 days: not locked yet */
+    free(q("UPDATE settings SET value = '7'"
+           " WHERE key = 'lock_closed_after_days'", 0));
+    ck_assert_int_eq(reqreply(INTEG_P, closed, "member1"), TK_OK);
+    q_is("7", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
+    q_is("Status|Closed|Reopened|" MEMBER1, "SELECT field || '|'"
+         " || old_value || '|' || new_value || '|' || changed_by_id"
+         " FROM history WHERE ticket_id = $1", closed);
+
+    /* an unset reopen status: the reply is kept, the status stays */
+    {
+        const char  *other = ticket(MEMBER1, TECH1, 5, 0);
+
+        free(q("UPDATE settings SET value = NULL"
+               " WHERE key = 'reopen_status_id'", 0));
+        ck_assert_int_eq(reqreply(MEMBER1_P, other, "member1"), TK_OK);
+        free(q("UPDATE settings SET value = '7'"
+               " WHERE key = 'reopen_status_id'", 0));
+        q_is("5", "SELECT status_id::text FROM tickets WHERE id = $1",
+             other);
+    }
+}
+END_TEST
+
+
+START_TEST(reqreply_locked)
+{
+    const char  *closed = ticket(MEMBER1, TECH1, 6, 3);
+    long         version;
+
+    /* closed 3 days ago, locked after 2: stored, not reopened */
+    free(q("UPDATE settings SET value = '2'"
+           " WHERE key = 'lock_closed_after_days'", 0));
+    version = qn("SELECT version FROM tickets WHERE id = $1", closed);
+
+    ck_assert_int_eq(reqreply(MEMBER1_P, closed, "member1"), TK_OK);
+    q_is("6", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
+    q_is("t", "SELECT closed_on IS NOT NULL FROM tickets WHERE id = $1",
+         closed);
+    ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id = $1",
+                        closed), 0);
+    ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
+                        " WHERE ticket_id = $1 AND type = 'RequesterReply'",
+                        closed), 1);
+    ck_assert_int_eq(qn("SELECT version FROM tickets WHERE id = $1", closed),
+                     version + 1);
+
+    /* 0: locked at once */
+    free(q("UPDATE settings SET value = '0'"
+           " WHERE key = 'lock_closed_after_days'", 0));
+    closed = ticket(MEMBER1, TECH1, 6, 0);
+    ck_assert_int_eq(reqreply(MEMBER1_P, closed, "member1"), TK_OK);
+    q_is("6", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
+}
+END_TEST
+
+
+/* Attachments ------------------------------------------------------------ */
+
+static int
+download(tk_principal_t p, const char *aid)
+{
+    int  rc;
+
+    tk_result_clear(&res);
+    rc = tk_attachment_get(conn, &p, strtoll(aid, NULL, 10), &res);
+    ck_assert_int_eq(rc, res.code);
+    if (rc != TK_OK) {
+        ck_assert_ptr_null(res.body);
+    }
+    return rc;
+}
+
+
+/* An attachment of the ticket (and conversation, when not NULL). */
+static char *
+attachment(const char *id, const char *conv, const char *type)
+{
+    return q("INSERT INTO attachments (ticket_id, conversation_id, file_name,"
+             " content_type, size, sha256, content)"
+             " VALUES ($1, $2, 'a.txt', $3, 3, repeat('0', 64), 'abc')"
+             " RETURNING id", 3, id, conv, type);
+}
+
+
+START_TEST(attachment_rules)
+{
+    const char      *id = ticket(MEMBER1, TECH1, 1, 0);
+    tk_principal_t   m1 = MEMBER1_P;
+    char            *own, *priv, *pub, *cid, *aid;
+    size_t           i;
+    static const char *const  types[][2] = {
+        { "image/png", "image/png" },
+        { "application/vnd.ms-excel", "application/vnd.ms-excel" },
+        { "text/plain; charset=utf-8", "application/octet-stream" },
+        { "text/html\r\nX-Evil: 1", "application/octet-stream" },
+        { "text", "application/octet-stream" },
+        { "text/", "application/octet-stream" },
+        { "/plain", "application/octet-stream" },
+        { "a/b/c", "application/octet-stream" },
+        { "", "application/octet-stream" }
+    };
+
+    own = attachment(id, NULL, "text/plain");
+
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "secret", NULL), NULL),
+                     TK_CREATED);
+    cid = q("SELECT max(id)::text FROM conversations WHERE ticket_id = $1",
+            1, id);
+    priv = attachment(id, cid, "text/plain");
+    free(cid);
+    ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
+                         form("Id", id, "Message", "public", "IsPrivate",
+                              "false", NULL), NULL), TK_CREATED);
+    cid = q("SELECT max(id)::text FROM conversations WHERE ticket_id = $1",
+            1, id);
+    pub = attachment(id, cid, "text/plain");
+    free(cid);
+
+    /* staff read everything; the requester all but a private note's */
+    ck_assert_int_eq(download(ADMIN_P, priv), TK_OK);
+    ck_assert_uint_eq(res.body_len, 3);
+    ck_assert_str_eq(res.body, "abc");
+    ck_assert_str_eq(res.filename, "a.txt");
+    ck_assert_int_eq(download(INTEG_P, priv), TK_OK);
+    ck_assert_int_eq(download(m1, own), TK_OK);
+    ck_assert_int_eq(download(m1, pub), TK_OK);
+    ck_assert_int_eq(download(m1, priv), TK_ENOTFOUND);
+    ck_assert_int_eq(download(MEMBER2_P, own), TK_ENOTFOUND);
+    ck_assert_int_eq(download(ADMIN_P, "999999999999"), TK_ENOTFOUND);
+    ck_assert_int_eq(download(ADMIN_P, "0"), TK_ENOTFOUND);
+
+    /* only a bare type/subtype is sent back as it is */
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        aid = attachment(id, NULL, types[i][0]);
+        ck_assert_int_eq(download(ADMIN_P, aid), TK_OK);
+        ck_assert_msg(strcmp(res.content_type, types[i][1]) == 0,
+                      "%s: %s", types[i][0], res.content_type);
+        free(aid);
+    }
+
+    /* a deleted ticket's files are gone */
+    free(q("UPDATE tickets SET (is_deleted, deleted_on) = (true, now())"
+           " WHERE id = $1", 1, id));
+    ck_assert_int_eq(download(ADMIN_P, own), TK_ENOTFOUND);
+
+    free(own);
+    free(priv);
+    free(pub);
+}
+END_TEST
+
+
+/* Failure ------------------------------------------------------------- */
+
+START_TEST(reply_rollback)
+{
+    const char  *id = ticket(MEMBER1, TECH1, 5, 0);
+    tk_form_t   *f;
+    char         key[64];
+    long         before;
+
+    snprintf(key, sizeof(key), KEY "rollback-%ld", (long) random());
+
+    /* the last write of the transaction fails: nothing may stay */
+    free(q("CREATE OR REPLACE FUNCTION test_conv_boom() RETURNS trigger"
+           " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$",
+           0));
+    free(q("CREATE OR REPLACE TRIGGER test_conv_boom BEFORE INSERT ON outbox"
+           " FOR EACH ROW EXECUTE FUNCTION test_conv_boom()", 0));
+
+    before = count_rows();
+
+    f = form("Id", id, "Title", "t", "SendTo", "a@x.org", NULL);
+    add_file(f, "Uploads", "ok.txt", "text/plain", "fine", 4);
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id, f, key),
+                     TK_EINTERNAL);
+    ck_assert_int_eq(run(tk_ticket_reqreply, MEMBER1_P, id,
+                         form("Id", id, "Username", "member1", "Title", "t",
+                              NULL), NULL), TK_EINTERNAL);
+    ck_assert_int_eq(count_rows(), before);
+    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    q_is("5", "SELECT status_id::text FROM tickets WHERE id = $1", id);
+
+    free(q("DROP TRIGGER test_conv_boom ON outbox", 0));
+    free(q("DROP FUNCTION test_conv_boom()", 0));
+
+    /* the connection is usable again, and the key was never taken */
+    f = form("Id", id, "Title", "t", "SendTo", "a@x.org", NULL);
+    add_file(f, "Uploads", "ok.txt", "text/plain", "fine", 4);
+    ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id, f, key), TK_OK);
+    /* conversation, attachment, outbox, key, version */
+    ck_assert_int_eq(count_rows(), before + 5);
+}
+END_TEST
+
+
+static Suite *
+conversation_suite(void)
+{
+    Suite  *s;
+    TCase  *tc;
+
+    s = suite_create("conversation");
+
+    tc = tcase_create("reply");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, reply_ok);
+    tcase_add_test(tc, reply_first_response_once);
+    tcase_add_test(tc, forward_ok);
+    tcase_add_test(tc, reply_validation);
+    tcase_add_test(tc, reply_access);
+    tcase_add_test(tc, reply_uploads);
+    tcase_add_test(tc, reply_rollback);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("note");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, note_ok);
+    tcase_add_test(tc, note_idempotency);
+    tcase_add_test(tc, conversations_list);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reqreply");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, reqreply_ok);
+    tcase_add_test(tc, reqreply_refused);
+    tcase_add_test(tc, reqreply_reopens);
+    tcase_add_test(tc, reqreply_locked);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("attachment");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, attachment_rules);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
+
+
+/* What the tests made goes, so that they can run again. */
+static int
+cleanup(PGconn *c)
+{
+    static const char  sql[] =
+        "BEGIN;"
+        "DELETE FROM outbox WHERE ticket_id IN"
+        " (SELECT id FROM tickets WHERE description = '" MARK "');"
+        "DELETE FROM tickets WHERE description = '" MARK "';"
+        "DELETE FROM idempotency_keys WHERE key LIKE '" KEY "%';"
+        "DROP TRIGGER IF EXISTS test_conv_boom ON outbox;"
+        "DROP FUNCTION IF EXISTS test_conv_boom();"
+        "UPDATE settings SET value = '7' WHERE key = 'reopen_status_id'"
+        " AND value IS NULL;"
+        "COMMIT";
+    PGresult           *r;
+    int                 ok;
+
+    r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        fprintf(stderr, "check_conversation: cleanup: %s",
+                PQerrorMessage(c));
+    }
+
+    PQclear(r);
+    return ok;
+}
+
+
+/* The value of a setting into out ("" for NULL): 0 on failure. */
+static int
+setting(PGconn *c, const char *key, char *out, size_t len)
+{
+    const char  *v[1] = { key };
+    PGresult    *r;
+    int          ok;
+
+    r = PQexecParams(c, "SELECT coalesce(value, '') FROM settings"
+                     " WHERE key = $1", 1, NULL, v, NULL, NULL, 0);
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok) {
+        snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return ok;
+}
+
+
+int
+main(void)
+{
+    SRunner  *sr;
+    PGconn   *c;
+    int       failed;
+
+    conninfo = getenv("TICKETS_TEST_DB");
+    if (conninfo == NULL || conninfo[0] == '\0') {
+        fprintf(stderr, "check_conversation: TICKETS_TEST_DB is not set: it "
+                "must be the conninfo of a migrated PostgreSQL with the "
+                "demo data loaded\n");
+        return EXIT_FAILURE;
+    }
+
+    c = PQconnectdb(conninfo);
+    PQsetNoticeProcessor(c, quiet, NULL);
+    if (!setting(c, "lock_closed_after_days", lock_days, sizeof(lock_days))
+        || !setting(c, "notify_technician_on_requester_reply", notify,
+                    sizeof(notify)))
+    {
+        fprintf(stderr, "check_conversation: %s: %s", conninfo,
+                PQerrorMessage(c));
+        PQfinish(c);
+        return EXIT_FAILURE;
+    }
+
+    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
+
+    sr = srunner_create(conversation_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+
+    if (!cleanup(c)) {
+        failed++;
+    }
+    PQfinish(c);
+
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
