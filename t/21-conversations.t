@@ -353,7 +353,7 @@ is_deeply $g->{status}, { id => 7, status => 'Reopened',
     statusType => 'Open' }, 'reqreply: the ticket is reopened';
 is $g->{resolvedOn}, undef, 'reqreply: resolvedOn cleared';
 is_deeply [$t->rows("SELECT field, old_value, new_value, changed_by_id"
-    . " FROM history WHERE ticket_id = $id")], [{ field => 'Status',
+    . " FROM history WHERE ticket_id = $id")], [{ field => 'status',
     old_value => 'Resolved', new_value => 'Reopened',
     changed_by_id => $ID{member1} }], 'reqreply: the status in the history';
 is count("conversations WHERE ticket_id = $id"), 1,

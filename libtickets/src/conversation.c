@@ -399,7 +399,7 @@ tk__conv_reopen(tk_conn_t *c, const tk__ticket_row_t *t, const char *by,
     }
 
     rc = PQntuples(r) == 1
-         ? tk__history_add(c, t->id, by, "Status", tk__val(r, 0, 0),
+         ? tk__history_add(c, t->id, by, "status", tk__val(r, 0, 0),
                            tk__val(r, 0, 1), res)
          : TK_OK;
 

@@ -167,12 +167,16 @@ static const tk__stmt_t  tk__ticket_lock_stmt = {
     " s.status_type, coalesce(t.group_id::text, ''),"
     " coalesce(t.priority_id::text, ''), coalesce(t.cc, ''), t.version,"
     " " TK__IS_LOCKED ", t.is_escalated"
-    " FROM tickets t JOIN statuses s ON s.id = t.status_id"
+    /*
+     * Locked alone, then joined: after waiting for a concurrent write,
+     * FOR UPDATE rechecks every qual of the statement against the new
+     * row, and a join to the old status or assignee would drop it.
+     */
+    " FROM (SELECT * FROM tickets WHERE id = $1 AND NOT is_deleted"
+    " AND ($2::text IS NULL OR requester_id = $2) FOR UPDATE) t"
+    " JOIN statuses s ON s.id = t.status_id"
     " JOIN users ru ON ru.id = t.requester_id"
-    " LEFT JOIN users au ON au.id = t.assignee_id"
-    " WHERE t.id = $1 AND NOT t.is_deleted"
-    " AND ($2::text IS NULL OR t.requester_id = $2)"
-    " FOR UPDATE OF t",
+    " LEFT JOIN users au ON au.id = t.assignee_id",
     2
 };
 

@@ -424,7 +424,7 @@ START_TEST(close_ok)
     assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
              " new_value, changed_by_id), ',') FROM history"
              " WHERE ticket_id = $1", id,
-             "Status|In Progress|Closed|" TECH1);
+             "status|In Progress|Closed|" TECH1);
 
     /* the requester and each Cc once, whatever their case */
     assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
@@ -668,8 +668,8 @@ START_TEST(resolve_ok)
     assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
              " new_value, changed_by_id), ',' ORDER BY id) FROM history"
              " WHERE ticket_id = $1", id,
-             "Resolution||Cleaned the rollers.|" TECH1
-             ",Status|Open|Resolved|" TECH1);
+             "resolution||Cleaned the rollers.|" TECH1
+             ",status|Open|Resolved|" TECH1);
 
     /* one email with the close link, no TPI callback when none is set */
     assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
@@ -790,8 +790,8 @@ START_TEST(resolve_again)
     assert_q("SELECT string_agg(format('%s|%s|%s', field, old_value,"
              " new_value), ',' ORDER BY id) FROM history"
              " WHERE ticket_id = $1", id,
-             "Resolution||Rebooted.,Status|Open|Resolved,"
-             "Resolution|Rebooted.|Replaced the PSU.");
+             "resolution||Rebooted.,status|Open|Resolved,"
+             "resolution|Rebooted.|Replaced the PSU.");
     assert_q("SELECT string_agg(message, ',' ORDER BY id) FROM conversations"
              " WHERE ticket_id = $1 AND type = 'Resolution'", id,
              "Rebooted.,Replaced the PSU.");
@@ -1115,7 +1115,7 @@ START_TEST(reopen_ok)
     assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
              " new_value, changed_by_id), ',') FROM history"
              " WHERE ticket_id = $1", id,
-             "Status|Resolved|Reopened|" TECH1);
+             "status|Resolved|Reopened|" TECH1);
     ck_assert_int_eq(count_of("outbox", id), 0);
 
     /* closed a day ago, locked after seven */
