@@ -141,7 +141,7 @@ sub history_count {
         ['merge.txt'], 'the upload is on the Closure conversation';
     is_deeply [$t->psql("SELECT field || '|' || old_value || '|' || new_value"
         . " FROM history WHERE ticket_id = $id")],
-        ['Status|In Progress|Closed'], 'a history row for the status';
+        ['status|In Progress|Closed'], 'a history row for the status';
     my @o = $t->rows("SELECT channel, event, recipients, payload FROM outbox"
         . " WHERE ticket_id = $id");
     is scalar @o, 1, 'Acknowledged: one notification';
@@ -400,7 +400,7 @@ my ($resolved, $link);
         'a Reopen conversation';
     is_deeply [$t->psql("SELECT field || '|' || old_value || '|' || new_value"
         . " FROM history WHERE ticket_id = $id")],
-        ['Status|Resolved|Reopened'], 'a history row for the status';
+        ['status|Resolved|Reopened'], 'a history row for the status';
 
     $before = state_of($id);
     $r = post(reopen => $id, [], $tech1);
