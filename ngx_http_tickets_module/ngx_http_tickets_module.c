@@ -34,7 +34,27 @@ typedef enum {
     NGX_HTTP_TICKETS_OP_GET,
     NGX_HTTP_TICKETS_OP_METADATA,
     NGX_HTTP_TICKETS_OP_APPMETADATA,
-    NGX_HTTP_TICKETS_OP_REGISTER
+    NGX_HTTP_TICKETS_OP_REGISTER,
+    NGX_HTTP_TICKETS_OP_UPDATE,
+    NGX_HTTP_TICKETS_OP_FORWARD,
+    NGX_HTTP_TICKETS_OP_REPLY,
+    NGX_HTTP_TICKETS_OP_CLOSE,
+    NGX_HTTP_TICKETS_OP_RESOLVE,
+    NGX_HTTP_TICKETS_OP_CONFIRM,
+    NGX_HTTP_TICKETS_OP_REOPEN,
+    NGX_HTTP_TICKETS_OP_NOTE,
+    NGX_HTTP_TICKETS_OP_CONVERSATIONS,
+    NGX_HTTP_TICKETS_OP_HISTORY,
+    NGX_HTTP_TICKETS_OP_DELETE,
+    NGX_HTTP_TICKETS_OP_NEW,
+    NGX_HTTP_TICKETS_OP_LIST_BY_USER,
+    NGX_HTTP_TICKETS_OP_REQREPLY,
+    NGX_HTTP_TICKETS_OP_ATTACHMENT,
+    NGX_HTTP_TICKETS_OP_TASKS,
+    NGX_HTTP_TICKETS_OP_TASK_CREATE,
+    NGX_HTTP_TICKETS_OP_TASK_COMPLETE,
+    NGX_HTTP_TICKETS_OP_ESCALATE,
+    NGX_HTTP_TICKETS_OP_LIST
 } ngx_http_tickets_op_e;
 
 
@@ -44,6 +64,8 @@ typedef struct {
     ngx_http_tickets_op_e       op;
     unsigned                    auth:1;
     unsigned                    form:1;
+    /* of a 201: "%L" is the id the library answered with */
+    char                       *location;
 } ngx_http_tickets_route_t;
 
 
@@ -80,12 +102,17 @@ typedef struct {
     ngx_http_tickets_loc_conf_t *conf;
     ngx_http_tickets_route_t   *route;
     int64_t                     id;
+    ngx_str_t                   guid;
     ngx_str_t                   request_id;
     tk_jwt_claims_t             claims;
     off_t                       body_size;
 
     /* the request, copied for the task: NUL-terminated */
     char                       *idempotency_key;
+    char                       *if_match;
+    char                       *token;
+    char                        guid_c[40];
+    ngx_str_t                   args;
     char                       *boundary;
     size_t                      boundary_len;
     unsigned                    multipart:1;
@@ -98,7 +125,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_tickets_handler(ngx_http_request_t *r);
 static ngx_http_tickets_route_t *ngx_http_tickets_route(ngx_http_request_t *r,
-    int64_t *id, ngx_uint_t *allowed);
+    int64_t *id, ngx_str_t *guid, ngx_uint_t *allowed);
+static ngx_int_t ngx_http_tickets_allow(ngx_http_request_t *r,
+    ngx_uint_t allowed);
 static ngx_int_t ngx_http_tickets_authenticate(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx);
 static ngx_int_t ngx_http_tickets_form_type(ngx_http_request_t *r,
@@ -111,11 +140,17 @@ static int ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx,
     tk_conn_t *conn);
 static int ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx,
     tk_form_t *form);
+static int ngx_http_tickets_read_query(ngx_http_tickets_ctx_t *ctx,
+    tk_form_t *form);
+static ngx_int_t ngx_http_tickets_links(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx);
 static int ngx_http_tickets_token(ngx_http_tickets_ctx_t *ctx,
     tk_conn_t *conn, tk_form_t *form);
 static void ngx_http_tickets_task_done(ngx_event_t *ev);
 static ngx_int_t ngx_http_tickets_respond(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx);
+static ngx_int_t ngx_http_tickets_send_result(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx, ngx_uint_t status);
 static ngx_int_t ngx_http_tickets_problem(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx, ngx_uint_t status, const char *detail,
     const char *errors);
@@ -135,6 +170,12 @@ static u_char *ngx_http_tickets_json_escape(u_char *dst, const u_char *src,
 static size_t ngx_http_tickets_json_escaped_len(const u_char *src,
     size_t len);
 static char *ngx_http_tickets_cstr(ngx_pool_t *pool, ngx_str_t *s);
+static ngx_int_t ngx_http_tickets_arg(ngx_http_request_t *r, char *name,
+    char **value);
+static ngx_int_t ngx_http_tickets_disposition(ngx_http_request_t *r,
+    const char *filename);
+static u_char *ngx_http_tickets_take_body(ngx_http_request_t *r,
+    tk_result_t *res);
 static ngx_int_t ngx_http_tickets_request_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
@@ -248,31 +289,74 @@ ngx_module_t  ngx_http_tickets_module = {
 };
 
 
-#define NGX_HTTP_TICKETS_GET  (NGX_HTTP_GET|NGX_HTTP_HEAD)
-
 /* Matched case-insensitively; "{id}" is a positive integer segment. */
+#define NGX_HTTP_TICKETS_GET   (NGX_HTTP_GET|NGX_HTTP_HEAD)
+#define NGX_HTTP_TICKETS_AUTH  1
+#define NGX_HTTP_TICKETS_FORM  1
+#define NGX_HTTP_TICKETS_R(pattern, methods, op, auth, form, location)      \
+    { ngx_string(pattern), methods, NGX_HTTP_TICKETS_OP_##op, auth, form,  \
+      location }
+
+/*
+ * Matched case-insensitively, in order; "{id}" is a positive integer
+ * segment and "{guid}" a UUID.
+ */
 static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
 
-    { ngx_string("/api/health"), NGX_HTTP_TICKETS_GET,
-      NGX_HTTP_TICKETS_OP_HEALTH, 0, 0 },
-
-    { ngx_string("/api/auth/token"), NGX_HTTP_POST,
-      NGX_HTTP_TICKETS_OP_TOKEN, 0, 1 },
-
-    { ngx_string("/api/TicketsApi/metadata"), NGX_HTTP_TICKETS_GET,
-      NGX_HTTP_TICKETS_OP_METADATA, 1, 0 },
-
-    { ngx_string("/api/TicketsApi/metadata/{id}"), NGX_HTTP_TICKETS_GET,
-      NGX_HTTP_TICKETS_OP_METADATA, 1, 0 },
-
-    { ngx_string("/api/TicketsApi/appmetadata"), NGX_HTTP_TICKETS_GET,
-      NGX_HTTP_TICKETS_OP_APPMETADATA, 1, 0 },
-
-    { ngx_string("/api/TicketsApi/register"), NGX_HTTP_POST,
-      NGX_HTTP_TICKETS_OP_REGISTER, 1, 1 },
-
-    { ngx_string("/api/TicketsApi/{id}"), NGX_HTTP_TICKETS_GET,
-      NGX_HTTP_TICKETS_OP_GET, 1, 0 },
+    NGX_HTTP_TICKETS_R("/api/health", NGX_HTTP_TICKETS_GET, HEALTH,
+                       0, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/auth/token", NGX_HTTP_POST, TOKEN,
+                       0, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi", NGX_HTTP_TICKETS_GET, LIST,
+                       1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/metadata", NGX_HTTP_TICKETS_GET,
+                       METADATA, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/metadata/{id}", NGX_HTTP_TICKETS_GET,
+                       METADATA, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/appmetadata", NGX_HTTP_TICKETS_GET,
+                       APPMETADATA, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/register", NGX_HTTP_POST, REGISTER,
+                       1, 1, "/api/TicketsApi/%L"),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/new", NGX_HTTP_POST, NEW,
+                       1, 1, "/api/TicketsApi/%L"),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/list", NGX_HTTP_POST, LIST_BY_USER,
+                       1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/update/{id}", NGX_HTTP_POST, UPDATE,
+                       1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/forward/{id}", NGX_HTTP_POST,
+                       FORWARD, 1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/reply/{id}", NGX_HTTP_POST, REPLY,
+                       1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/close/{id}", NGX_HTTP_POST, CLOSE,
+                       1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/resolve/{id}", NGX_HTTP_POST,
+                       RESOLVE, 1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/confirm/{guid}",
+                       NGX_HTTP_TICKETS_GET, CONFIRM, 0, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/reopen/{id}", NGX_HTTP_POST, REOPEN,
+                       1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/note/{id}", NGX_HTTP_POST, NOTE,
+                       1, 1, "/api/TicketsApi/%L/conversations"),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/reqreply/{id}", NGX_HTTP_POST,
+                       REQREPLY, 1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/escalate/{id}", NGX_HTTP_POST,
+                       ESCALATE, 1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/attachment/{id}",
+                       NGX_HTTP_TICKETS_GET, ATTACHMENT, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/tasks/complete/{id}", NGX_HTTP_POST,
+                       TASK_COMPLETE, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}/conversations",
+                       NGX_HTTP_TICKETS_GET, CONVERSATIONS, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}/history", NGX_HTTP_TICKETS_GET,
+                       HISTORY, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}/tasks", NGX_HTTP_TICKETS_GET,
+                       TASKS, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}/tasks", NGX_HTTP_POST,
+                       TASK_CREATE, 1, 1, "/api/TicketsApi/%L/tasks"),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}", NGX_HTTP_TICKETS_GET, GET,
+                       1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}", NGX_HTTP_DELETE, DELETE,
+                       1, 0, NULL),
 };
 
 
@@ -328,7 +412,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
                                         : NULL, NULL);
     }
 
-    route = ngx_http_tickets_route(r, &id, &allowed);
+    route = ngx_http_tickets_route(r, &id, &ctx->guid, &allowed);
 
     if (route == NULL) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -340,11 +424,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
                                             "No such resource.", NULL);
         }
 
-        if (ngx_http_tickets_add_header(r, "Allow",
-                (u_char *) ((allowed & NGX_HTTP_POST) ? "POST" : "GET, HEAD"),
-                (allowed & NGX_HTTP_POST) ? 4 : 9)
-            != NGX_OK)
-        {
+        if (ngx_http_tickets_allow(r, allowed) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -410,7 +490,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
  * is then 0 for an unknown path (404) or the methods the path has (405).
  */
 static ngx_http_tickets_route_t *
-ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id,
+ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id, ngx_str_t *guid,
     ngx_uint_t *allowed)
 {
     u_char                    *p, *q, *end, *pp, *pe;
@@ -440,6 +520,27 @@ ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id,
         n = 0;
 
         while (pp < pe && p < end) {
+
+            if (*pp == '{' && pp[1] == 'g') {
+                for (q = p; q < end && *q != '/'; q++) {
+                    if (!((*q >= '0' && *q <= '9') || ((*q | 0x20) >= 'a'
+                           && (*q | 0x20) <= 'f') || *q == '-'))
+                    {
+                        break;
+                    }
+                }
+
+                if (q - p != 36 || (q < end && *q != '/')) {
+                    ok = 0;
+                    break;
+                }
+
+                guid->data = p;
+                guid->len = 36;
+                p = q;
+                pp = (u_char *) ngx_strchr(pp, '}') + 1;
+                continue;
+            }
 
             if (*pp == '{') {
                 q = p;
@@ -490,6 +591,35 @@ ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id,
     }
 
     return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_tickets_allow(ngx_http_request_t *r, ngx_uint_t allowed)
+{
+    u_char  *p, *start;
+
+    start = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, DELETE"));
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = start;
+
+    if (allowed & NGX_HTTP_GET) {
+        p = ngx_cpymem(p, "GET, HEAD, ", 11);
+    }
+
+    if (allowed & NGX_HTTP_POST) {
+        p = ngx_cpymem(p, "POST, ", 6);
+    }
+
+    if (allowed & NGX_HTTP_DELETE) {
+        p = ngx_cpymem(p, "DELETE, ", 8);
+    }
+
+    return ngx_http_tickets_add_header(r, "Allow", start,
+                                       p > start ? p - start - 2 : 0);
 }
 
 
@@ -696,6 +826,27 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
         }
     }
 
+    if (r->headers_in.if_match) {
+        ctx->if_match = ngx_http_tickets_cstr(r->pool,
+                                              &r->headers_in.if_match->value);
+        if (ctx->if_match == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->args = r->args;
+
+    if (ctx->guid.len) {
+        ngx_memcpy(ctx->guid_c, ctx->guid.data, ctx->guid.len);
+        ctx->guid_c[ctx->guid.len] = '\0';
+    }
+
+    if (ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM
+        && ngx_http_tickets_arg(r, "token", &ctx->token) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     task = ngx_thread_task_alloc(r->pool, 0);
     if (task == NULL) {
         return NGX_ERROR;
@@ -758,13 +909,16 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
     res = &ctx->res;
     form = NULL;
 
-    if (ctx->route->form) {
+    if (ctx->route->form || ctx->route->op == NGX_HTTP_TICKETS_OP_LIST) {
         form = tk_form_new();
         if (form == NULL) {
             return TK_ENOMEM;
         }
 
-        rc = ngx_http_tickets_read_form(ctx, form);
+        rc = ctx->route->form
+             ? ngx_http_tickets_read_form(ctx, form)
+             : ngx_http_tickets_read_query(ctx, form);
+
         if (rc != TK_OK) {
             tk_form_free(form);
             return rc;
@@ -804,6 +958,92 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
 
     case NGX_HTTP_TICKETS_OP_REGISTER:
         rc = tk_ticket_register(conn, &p, form, ctx->idempotency_key, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_UPDATE:
+        rc = tk_ticket_update(conn, &p, ctx->id, form, ctx->if_match, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_FORWARD:
+        rc = tk_ticket_forward(conn, &p, ctx->id, form, ctx->idempotency_key,
+                               res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_REPLY:
+        rc = tk_ticket_reply(conn, &p, ctx->id, form, ctx->idempotency_key,
+                             res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_CLOSE:
+        rc = tk_ticket_close(conn, &p, ctx->id, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_RESOLVE:
+        rc = tk_ticket_resolve(conn, &p, ctx->id, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_CONFIRM:
+        rc = tk_ticket_confirm(conn, ctx->guid_c, ctx->token ? ctx->token
+                                                             : "", res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_REOPEN:
+        rc = tk_ticket_reopen(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_NOTE:
+        rc = tk_ticket_note(conn, &p, ctx->id, form, ctx->idempotency_key,
+                            res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_CONVERSATIONS:
+        rc = tk_ticket_conversations(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_HISTORY:
+        rc = tk_ticket_history(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_DELETE:
+        rc = tk_ticket_delete(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_NEW:
+        rc = tk_ticket_new(conn, &p, form, ctx->idempotency_key, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_LIST_BY_USER:
+        rc = tk_ticket_list_by_user(conn, &p, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_REQREPLY:
+        rc = tk_ticket_reqreply(conn, &p, ctx->id, form, ctx->idempotency_key,
+                                res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_ATTACHMENT:
+        rc = tk_attachment_get(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_TASKS:
+        rc = tk_task_list(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_TASK_CREATE:
+        rc = tk_task_create(conn, &p, ctx->id, form, ctx->idempotency_key,
+                            res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_TASK_COMPLETE:
+        rc = tk_task_complete(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_ESCALATE:
+        rc = tk_ticket_escalate(conn, &p, ctx->id, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_LIST:
+        rc = tk_ticket_list(conn, &p, form, res);
         break;
 
     default:
@@ -928,6 +1168,25 @@ ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
 
 
 static int
+ngx_http_tickets_read_query(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
+{
+    const char  *err;
+
+    if (ngx_http_tickets_urlencoded_parse(ctx->args.data, ctx->args.len,
+                                          form, NGX_HTTP_TICKETS_MAX_FIELDS,
+                                          &err)
+        != 0)
+    {
+        snprintf(ctx->res.message, sizeof(ctx->res.message),
+                 "Malformed query string: %s", err ? err : "invalid");
+        return TK_EINVAL;
+    }
+
+    return TK_OK;
+}
+
+
+static int
 ngx_http_tickets_token(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn,
     tk_form_t *form)
 {
@@ -1019,13 +1278,19 @@ static ngx_int_t
 ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
 {
     u_char       *p;
-    ngx_int_t     rc;
     ngx_uint_t    status;
-    ngx_str_t     type;
     tk_result_t  *res;
-    u_char        loc[NGX_INT64_LEN + 32];
+    u_char        loc[NGX_INT64_LEN + 64];
 
     res = &ctx->res;
+
+    if (res->code >= TK_OK && res->etag[0]
+        && ngx_http_tickets_add_header(r, "ETag", (u_char *) res->etag,
+                                       ngx_strlen(res->etag))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     switch (res->code) {
 
@@ -1037,19 +1302,15 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
                           &ctx->request_id);
         }
 
-        if (res->etag[0]
-            && ngx_http_tickets_add_header(r, "ETag", (u_char *) res->etag,
-                                           ngx_strlen(res->etag))
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
         status = NGX_HTTP_OK;
 
         if (res->code == TK_CREATED) {
             status = NGX_HTTP_CREATED;
-            p = ngx_sprintf(loc, "/api/TicketsApi/%L", (int64_t) res->id);
+        }
+
+        if (res->code == TK_CREATED && ctx->route->location) {
+            p = ngx_snprintf(loc, sizeof(loc), ctx->route->location,
+                             (int64_t) res->id);
 
             if (ngx_http_tickets_add_header(r, "Location", loc, p - loc)
                 != NGX_OK)
@@ -1058,23 +1319,29 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
             }
         }
 
-        if (res->content_type[0]) {
-            type.data = (u_char *) res->content_type;
-            type.len = ngx_strlen(res->content_type);
-
-        } else {
-            type = ngx_http_tickets_json_type;
+        if (res->filename[0]
+            && ngx_http_tickets_disposition(r, res->filename) != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
-        rc = ngx_http_tickets_send(r, ctx, status, &type,
-                                   (u_char *) res->body, res->body_len);
-        return rc;
+        if (res->total >= 0 && ngx_http_tickets_links(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_tickets_send_result(r, ctx, status);
 
     case TK_NO_CONTENT:
         return ngx_http_tickets_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL,
                                      NULL, 0);
 
     case TK_EINVAL:
+        if (res->content_type[0] && res->body != NULL) {
+            /* a page for a person, such as a used close link */
+            return ngx_http_tickets_send_result(r, ctx,
+                                                NGX_HTTP_BAD_REQUEST);
+        }
+
         return ngx_http_tickets_problem(r, ctx, NGX_HTTP_BAD_REQUEST,
                                         res->message, res->errors);
 
@@ -1143,6 +1410,135 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
                                         "An unexpected error occurred.",
                                         NULL);
     }
+}
+
+
+static ngx_int_t
+ngx_http_tickets_send_result(ngx_http_request_t *r,
+    ngx_http_tickets_ctx_t *ctx, ngx_uint_t status)
+{
+    u_char       *body;
+    size_t        len;
+    ngx_str_t     type;
+    tk_result_t  *res;
+
+    res = &ctx->res;
+
+    if (res->content_type[0]) {
+        type.data = (u_char *) res->content_type;
+        type.len = ngx_strlen(res->content_type);
+
+    } else {
+        type = ngx_http_tickets_json_type;
+    }
+
+    len = res->body_len;
+    body = NULL;
+
+    if (res->body != NULL && len) {
+        body = ngx_http_tickets_take_body(r, res);
+        if (body == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_tickets_send(r, ctx, status, &type, body, len);
+}
+
+
+/*
+ * X-Total-Count, and an RFC 8288 Link to the next and previous pages: the
+ * request's own path and arguments with page replaced.
+ */
+static ngx_int_t
+ngx_http_tickets_links(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
+{
+    u_char       *p, *start, *a, *end, *amp;
+    size_t        len, plen;
+    int64_t       page;
+    ngx_uint_t    i;
+    tk_result_t  *res;
+
+    res = &ctx->res;
+
+    start = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(start, "%L", res->total);
+
+    if (ngx_http_tickets_add_header(r, "X-Total-Count", start, p - start)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (res->page_size <= 0) {
+        return NGX_OK;
+    }
+
+    plen = r->unparsed_uri.len;
+    p = ngx_strlchr(r->unparsed_uri.data,
+                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    if (p != NULL) {
+        plen = p - r->unparsed_uri.data;
+    }
+
+    len = 2 * (plen + r->args.len + sizeof("<?page=>; rel=\"next\", ")
+               + NGX_INT_T_LEN);
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = start;
+
+    for (i = 0; i < 2; i++) {
+        page = i == 0 ? res->page + 1 : res->page - 1;
+
+        if ((i == 0 && (int64_t) res->page * res->page_size >= res->total)
+            || (i == 1 && page < 1))
+        {
+            continue;
+        }
+
+        if (p > start) {
+            p = ngx_cpymem(p, ", ", 2);
+        }
+
+        *p++ = '<';
+        p = ngx_cpymem(p, r->unparsed_uri.data, plen);
+        *p++ = '?';
+
+        /* every argument but page, as the client sent it */
+        for (a = r->args.data, end = a + r->args.len; a < end; a = amp + 1) {
+            amp = ngx_strlchr(a, end, '&');
+            if (amp == NULL) {
+                amp = end;
+            }
+
+            if (amp - a >= 5 && ngx_strncasecmp(a, (u_char *) "page=", 5) == 0)
+            {
+                continue;
+            }
+
+            if (amp > a) {
+                p = ngx_cpymem(p, a, amp - a);
+                *p++ = '&';
+            }
+        }
+
+        p = ngx_sprintf(p, "page=%L>; rel=\"%s\"", page,
+                        i == 0 ? "next" : "prev");
+    }
+
+    if (p == start) {
+        return NGX_OK;
+    }
+
+    return ngx_http_tickets_add_header(r, "Link", start, p - start);
 }
 
 
@@ -1241,12 +1637,14 @@ ngx_http_tickets_send(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx,
 
     r->headers_out.content_length_n = len;
 
-    b = ngx_create_temp_buf(r->pool, len);
+    b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, body, len);
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -1481,6 +1879,107 @@ ngx_http_tickets_init(ngx_conf_t *cf)
     ngx_http_top_request_body_filter = ngx_http_tickets_request_body_filter;
 
     return NGX_OK;
+}
+
+
+/* a query argument, decoded; NULL when absent */
+static ngx_int_t
+ngx_http_tickets_arg(ngx_http_request_t *r, char *name, char **value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   arg;
+
+    *value = NULL;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &arg) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    dst = ngx_pnalloc(r->pool, arg.len + 1);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    *value = (char *) dst;
+    src = arg.data;
+    ngx_unescape_uri(&dst, &src, arg.len, 0);
+    *dst = '\0';
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 6266: an ASCII fallback for old clients and filename* with the
+ * name percent-encoded as UTF-8.
+ */
+static ngx_int_t
+ngx_http_tickets_disposition(ngx_http_request_t *r, const char *filename)
+{
+    u_char      *p, *start;
+    size_t       len;
+    const u_char *f;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    len = ngx_strlen(filename);
+
+    start = ngx_pnalloc(r->pool, sizeof("attachment; filename=\"\"; "
+                                        "filename*=UTF-8''") + len * 4);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(start, "attachment; filename=\"", 22);
+
+    for (f = (const u_char *) filename; *f; f++) {
+        *p++ = (*f < 0x20 || *f >= 0x7f || *f == '"' || *f == '\\')
+               ? '_' : *f;
+    }
+
+    p = ngx_cpymem(p, "\"; filename*=UTF-8''", 19);
+
+    for (f = (const u_char *) filename; *f; f++) {
+        if ((*f >= '0' && *f <= '9') || ((*f | 0x20) >= 'a' && (*f | 0x20) <= 'z')
+            || *f == '.' || *f == '-' || *f == '_')
+        {
+            *p++ = *f;
+
+        } else {
+            *p++ = '%';
+            *p++ = hex[*f >> 4];
+            *p++ = hex[*f & 0xf];
+        }
+    }
+
+    if (ngx_http_tickets_add_header(r, "Content-Disposition", start,
+                                    p - start)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tickets_add_header(r, "X-Content-Type-Options",
+                                       (u_char *) "nosniff", 7);
+}
+
+
+/* The library's malloc'd body, freed with the request: no copy. */
+static u_char *
+ngx_http_tickets_take_body(ngx_http_request_t *r, tk_result_t *res)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = free;
+    cln->data = res->body;
+    res->body = NULL;
+
+    return cln->data;
 }
 
 

@@ -50,7 +50,7 @@ sub created_ok {
         "$name: Location of ticket $id";
     $t->ticket_ok($r->{json}, $id, "$name: the body matches the database");
     my $g = $t->http(GET => "/api/TicketsApi/$id", token => $admin);
-    is_deeply $g->{json}, $r->{json}, "$name: GET returns the same model";
+    $t->model_is($g->{json}, $r->{json}, "$name: GET returns the same model");
     return $r->{json} // {};
 }
 

@@ -46,7 +46,7 @@ sub created_ok {
         "$name: Location of ticket $id";
     $t->ticket_ok($r->{json}, $id, "$name: the body matches the database");
     my $g = $t->http(GET => "/api/TicketsApi/$id", token => $tok{admin});
-    is_deeply $g->{json}, $r->{json}, "$name: GET returns the same model";
+    $t->model_is($g->{json}, $r->{json}, "$name: GET returns the same model");
     is $r->{headers}{etag}, $g->{headers}{etag}, "$name: the ETag of GET";
     return $r->{json} // {};
 }

@@ -89,6 +89,9 @@ typedef struct {
     char        content_type[128];  /* "" means application/json */
     char        filename[256];      /* for attachment downloads */
     int         retry_after;        /* seconds, for 429 and 503 */
+    int64_t     total;              /* lists: matching items, else -1 */
+    int         page;               /* lists: 1-based page answered */
+    int         page_size;
     char        message[512];
 } tk_result_t;
 
@@ -241,6 +244,14 @@ int tk_appmetadata(tk_conn_t *conn, const tk_principal_t *p,
  * on a ticket that is not theirs gets TK_ENOTFOUND (or TK_EINVAL where the
  * compat answer for an unknown ticket is 400).
  */
+
+/*
+ * GET /api/TicketsApi (SPEC 3.1): query holds the query string's
+ * arguments.  TK_OK with an array of TicketList; res->total, page and
+ * page_size set for X-Total-Count and Link.
+ */
+int tk_ticket_list(tk_conn_t *conn, const tk_principal_t *p,
+    const tk_form_t *query, tk_result_t *res);
 
 /* TK_NO_CONTENT; if_match: the If-Match header or NULL (TK_EPRECOND) */
 int tk_ticket_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,

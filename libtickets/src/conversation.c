@@ -14,6 +14,7 @@
 #include "db.h"
 #include "idem.h"
 #include "outbox.h"
+#include "model.h"
 #include "result.h"
 #include "settings.h"
 #include "ticket.h"
@@ -26,14 +27,9 @@
     "json_build_object('id', c.id, 'type', c.type, 'title', c.title,"         \
     " 'message', c.message, 'sendTo', c.send_to, 'ccTo', c.cc_to,"            \
     " 'isPrivate', c.is_private,"                                             \
-    " 'createdBy', (SELECT json_build_object('id', u.id,"                     \
-    " 'fullName', u.full_name, 'userName', u.user_name, 'email', u.email)"    \
-    " FROM users u WHERE u.id = c.created_by_id),"                            \
+    " 'createdBy', " TK__PERSON("c.created_by_id") ","                        \
     " 'createdOn', iso_utc(c.created_on),"                                    \
-    " 'attachments', (SELECT coalesce(json_agg(json_build_object("           \
-    "'id', a.id, 'fileName', a.file_name, 'contentType', a.content_type,"     \
-    " 'size', a.size, 'sha256', a.sha256) ORDER BY a.id), '[]')"              \
-    " FROM attachments a WHERE a.conversation_id = c.id))"
+    " 'attachments', " TK__ATTACHMENTS("a.conversation_id = c.id") ")"
 
 /* White space around an address, as tk__valid_email_list trims it. */
 #define TK__CONV_TRIM(x)  "btrim(" x ", E' \\t\\r\\n')"

@@ -59,6 +59,7 @@ void
 tk_result_init(tk_result_t *res)
 {
     memset(res, 0, sizeof(*res));
+    res->total = -1;
 }
 
 

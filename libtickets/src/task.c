@@ -11,16 +11,12 @@
 
 #include "db.h"
 #include "idem.h"
+#include "model.h"
 #include "result.h"
 #include "ticket.h"
 #include "valid.h"
 
 
-/* A person as the API shows one (as ticket.c does); NULL when id is NULL. */
-#define TK__PERSON(id)                                                        \
-    "(SELECT json_build_object('id', u.id, 'fullName', u.full_name,"          \
-    " 'userName', u.user_name, 'email', u.email)"                             \
-    " FROM users u WHERE u.id = " id ")"
 
 /* The task k as the API shows one. */
 #define TK__TASK_JSON                                                         \

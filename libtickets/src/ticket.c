@@ -12,98 +12,17 @@
 
 #include "db.h"
 #include "idem.h"
+#include "model.h"
 #include "result.h"
+#include "sla.h"
 #include "ticket.h"
 #include "upload.h"
 #include "valid.h"
 
 
-/* A person as the API shows one; NULL when id is NULL. */
-#define TK__PERSON(id)                                                        \
-    "(SELECT json_build_object('id', u.id, 'fullName', u.full_name,"          \
-    " 'userName', u.user_name, 'email', u.email)"                             \
-    " FROM users u WHERE u.id = " id ")"
-
-/* A lookup of the ticket t as {id, key}; NULL when the ticket has none. */
-#define TK__LOOKUP(table, key, col, fk)                                       \
-    "(SELECT json_build_object('id', x.id, '" key "', x." col ")"             \
-    " FROM " table " x WHERE x.id = t." fk ")"
-
-/*
- * Whether the ticket t of status s is locked: Closed, and closed_on at
- * least lock_closed_after_days ago.  An unset or unreadable setting never
- * locks.
- */
-#define TK__IS_LOCKED                                                         \
-    "coalesce(s.status_type = 'Closed' AND t.closed_on"                       \
-    " + make_interval(days => (SELECT CASE WHEN value ~ '^[0-9]{1,5}$'"       \
-    " THEN value::int END FROM settings"                                      \
-    " WHERE key = 'lock_closed_after_days')) <= now(), false)"
-
 static const tk__stmt_t  tk__ticket_json_stmt = {
     "tk_ticket_json",
-    "SELECT json_build_object("
-    "'id', t.id, 'guid', t.guid, 'title', t.title,"
-    " 'description', t.description,"
-    " 'ticketType', (ARRAY['Ticket', 'Problem', 'Incident',"
-    " 'ServiceRequest', 'Change'])[t.ticket_type + 1],"
-    " 'source', (ARRAY['Manual', 'Api'])[t.source + 1],"
-    " 'creator', " TK__PERSON("t.requester_id") ","
-    " 'assignee', " TK__PERSON("t.assignee_id") ","
-    " 'createdBy', " TK__PERSON("t.created_by_id") ","
-    " 'category', "
-    TK__LOOKUP("categories", "name", "name", "category_id") ","
-    " 'subCategory', "
-    TK__LOOKUP("subcategories", "name", "name", "subcategory_id") ","
-    " 'item', " TK__LOOKUP("items", "name", "name", "item_id") ","
-    " 'site', " TK__LOOKUP("sites", "title", "title", "site_id") ","
-    " 'department', "
-    TK__LOOKUP("departments", "title", "title", "department_id") ","
-    " 'group', " TK__LOOKUP("groups", "group", "name", "group_id") ","
-    " 'client', " TK__LOOKUP("clients", "name", "name", "client_id") ","
-    " 'status', json_build_object('id', s.id, 'status', s.name,"
-    " 'statusType', s.status_type),"
-    " 'priority', "
-    TK__LOOKUP("priorities", "priority", "name", "priority_id") ","
-    " 'tierLevel', "
-    TK__LOOKUP("tier_levels", "title", "title", "tier_level_id") ","
-    " 'service', " TK__LOOKUP("services", "name", "name", "service_id") ","
-    " 'impact', " TK__LOOKUP("impacts", "name", "name", "impact_id") ","
-    " 'urgency', " TK__LOOKUP("urgencies", "name", "name", "urgency_id") ","
-    " 'sla', " TK__LOOKUP("sla_policies", "name", "name", "sla_id") ","
-    " 'dueDate', iso_utc(t.due_date),"
-    " 'responseDueDate', iso_utc(t.response_due_date),"
-    " 'firstRespondedOn', iso_utc(t.first_responded_on),"
-    " 'cc', t.cc,"
-    " 'tags', (SELECT coalesce(json_agg(json_build_object('id', g.id,"
-    " 'name', g.name) ORDER BY g.id), '[]') FROM ticket_tags tt"
-    " JOIN tags g ON g.id = tt.tag_id WHERE tt.ticket_id = t.id),"
-    " 'isEscalated', t.is_escalated,"
-    " 'isLocked', " TK__IS_LOCKED ","
-    " 'isDeleted', t.is_deleted,"
-    " 'createdOn', iso_utc(t.created_on),"
-    " 'updatedOn', iso_utc(t.updated_on),"
-    " 'resolvedOn', iso_utc(t.resolved_on),"
-    " 'closedOn', iso_utc(t.closed_on),"
-    " 'deletedOn', iso_utc(t.deleted_on),"
-    " 'resolution', (SELECT json_build_object('resolution', r.resolution,"
-    " 'resolvedBy', " TK__PERSON("r.resolved_by_id") ","
-    " 'resolvedOn', iso_utc(r.resolved_on))"
-    " FROM resolutions r WHERE r.ticket_id = t.id),"
-    " 'closure', (SELECT json_build_object('status', (ARRAY['Successful',"
-    " 'Unsuccessful', 'Cancelled', 'Duplicate', 'NoResponse'])[cl.status + 1],"
-    " 'comments', cl.comments, 'closureComments', cl.closure_comments,"
-    " 'closedBy', " TK__PERSON("cl.closed_by_id") ","
-    " 'closingDate', iso_utc(cl.closing_date),"
-    " 'acknowledged', cl.acknowledged)"
-    " FROM closures cl WHERE cl.ticket_id = t.id),"
-    /* the ticket's own files; a conversation lists its own */
-    " 'attachments', (SELECT coalesce(json_agg(json_build_object("
-    "'id', a.id, 'fileName', a.file_name, 'contentType', a.content_type,"
-    " 'size', a.size, 'sha256', a.sha256) ORDER BY a.id), '[]')"
-    " FROM attachments a WHERE a.ticket_id = t.id"
-    " AND a.conversation_id IS NULL)"
-    "), t.version"
+    "SELECT " TK__TICKET_MODEL ", t.version"
     " FROM tickets t JOIN statuses s ON s.id = t.status_id"
     " WHERE t.id = $1 AND NOT t.is_deleted"
     " AND ($2::text IS NULL OR t.requester_id = $2)",
@@ -281,8 +200,12 @@ tk__ticket_touch(tk_conn_t *c, const char *ticket_id, tk_result_t *res)
     n = atoi(PQcmdTuples(r));
     PQclear(r);
 
-    return n == 1 ? TK_OK : tk__fail(res, TK_ENOTFOUND, "no ticket %s",
-                                     ticket_id);
+    if (n != 1) {
+        return tk__fail(res, TK_ENOTFOUND, "no ticket %s", ticket_id);
+    }
+
+    /* the SLA clock stops and starts with the status (SPEC 4) */
+    return tk__sla_status_changed(c, ticket_id, res);
 }
 
 
@@ -430,17 +353,9 @@ static const tk__stmt_t  tk__reg_check_stmt = {
 static const tk__stmt_t  tk__reg_insert_stmt = {
     "tk_ticket_reg_insert",
     "WITH sla AS ("
-    " SELECT p.id, p.response_minutes, p.resolution_minutes"
-    " FROM sla_policies p"
-    " WHERE CASE WHEN $15::int IS NOT NULL THEN p.id = $15"
-    " ELSE p.is_active"
-    " AND (p.priority_id IS NULL OR p.priority_id = $11::int)"
-    " AND (p.category_id IS NULL OR p.category_id = $5::int)"
-    " AND (p.client_id IS NULL OR p.client_id = $10::int) END"
-    " ORDER BY (p.priority_id IS NOT NULL)::int"
-    " + (p.category_id IS NOT NULL)::int"
-    " + (p.client_id IS NOT NULL)::int DESC, p.id"
-    " LIMIT 1"
+    " SELECT p.id, d.response_due, d.resolution_due"
+    " FROM (SELECT coalesce($15::int, sla_policy_for($11::int, $5::int,"
+    " $10::int)) AS id) p, sla_due(p.id, now(), 0, 0) d"
     "), t AS ("
     " INSERT INTO tickets (guid, title, description, ticket_type, source,"
     " requester_id, assignee_id, created_by_id, category_id,"
@@ -451,11 +366,11 @@ static const tk__stmt_t  tk__reg_insert_stmt = {
     " $21::smallint, 0, $1::text, $16::text, $24::text, $5::int, $6::int,"
     " $7::int, $2::int, $3::int, $9::int, $10::int, $4::int, $11::int,"
     " $8::int, $12::int, $13::int, $14::int, sla.id,"
-    /* wall-clock minutes for now: the business calendar is its own issue */
+    /* a policy's due date overrides a manual one (SPEC 4) */
     " CASE WHEN sla.id IS NULL THEN $23::timestamptz"
-    " ELSE now() + sla.resolution_minutes * interval '1 minute' END,"
-    " now() + sla.response_minutes * interval '1 minute', $22::text"
-    " FROM (SELECT) AS one LEFT JOIN sla ON true"
+    " ELSE sla.resolution_due END,"
+    " sla.response_due, $22::text"
+    " FROM sla"
     " RETURNING id, title, assignee_id"
     "), tg AS ("
     " INSERT INTO ticket_tags (ticket_id, tag_id)"

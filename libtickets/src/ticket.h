@@ -54,7 +54,8 @@ int tk__history_add(tk_conn_t *c, const char *ticket_id, const char *by,
     const char *field, const char *old_value, const char *new_value,
     tk_result_t *res);
 
-/* Bumps version and updated_on: every write to a ticket calls it once.
+/* Bumps version and updated_on, and stops or starts the SLA clock after a
+ * status change: every write to a ticket calls it once, after its change.
  * TK_ENOTFOUND when there is no such ticket. */
 int tk__ticket_touch(tk_conn_t *c, const char *ticket_id, tk_result_t *res);
 

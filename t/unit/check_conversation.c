@@ -1033,7 +1033,7 @@ START_TEST(reqreply_reopens)
     q_is("7||", "SELECT status_id || '|' || coalesce(resolved_on::text, '')"
          " || '|' || coalesce(closed_on::text, '') FROM tickets"
          " WHERE id = $1", resolved);
-    q_is("Status|Resolved|Reopened|" MEMBER1, "SELECT field || '|'"
+    q_is("status|Resolved|Reopened|" MEMBER1, "SELECT field || '|'"
          " || old_value || '|' || new_value || '|' || changed_by_id"
          " FROM history WHERE ticket_id = $1", resolved);
     ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
@@ -1044,7 +1044,7 @@ START_TEST(reqreply_reopens)
            " WHERE key = 'lock_closed_after_days'", 0));
     ck_assert_int_eq(reqreply(INTEG_P, closed, "member1"), TK_OK);
     q_is("7", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
-    q_is("Status|Closed|Reopened|" MEMBER1, "SELECT field || '|'"
+    q_is("status|Closed|Reopened|" MEMBER1, "SELECT field || '|'"
          " || old_value || '|' || new_value || '|' || changed_by_id"
          " FROM history WHERE ticket_id = $1", closed);
 

@@ -1176,7 +1176,7 @@ START_TEST(delete)
     free(v);
     ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "assignee"),
                                          "id")->valuestring, TECH1);
-    ck_assert_int_eq(cJSON_GetArraySize(j), 39);
+    ck_assert_int_eq(cJSON_GetArraySize(j), 40);
     {
         /* every other key as before */
         cJSON  *m = cJSON_Parse(model);
