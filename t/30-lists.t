@@ -144,8 +144,8 @@ sub crafted {
 # For lt_tech: [list type, crafted tickets in (sorted), one out].
 my @MEMBERSHIP = (
     ['AllMyGroups', ['group mine'], 'group other'],
-    ['MyOpenOrUnassigned', ['due tomorrow', 'escalated mine', 'group mine',
-        'unassigned open'], 'group other'],
+    ['MyOpenOrUnassigned', ['due today mine', 'due tomorrow',
+        'escalated mine', 'group mine', 'unassigned open'], 'group other'],
     ['UnassignedTickets', ['pending other', 'unassigned open'],
         'unassigned closed'],
     ['MyOpenTickets', ['due today mine', 'due tomorrow', 'escalated mine',
@@ -211,8 +211,8 @@ for my $m (@MEMBERSHIP) {
         ['on hold other'], 'Member TicketsOnHold: only theirs';
     is_deeply crafted('lt_mem', listType => 'UnassignedTickets'), [],
         'Member UnassignedTickets: none of theirs';
-    is_deeply crafted('lt_mem', listType => 'AllTickets', search => $T{'group other'},
-        searchFields => 'TicketId'), [],
+    is_deeply crafted('lt_mem', listType => 'AllTickets',
+        search => $T{'group other'}, searchFields => 'TicketId'), [],
         "Member: another's ticket is not found by its id";
     is_deeply [sort @{crafted('lt_tech', listType => 'TicketsOnHold')}],
         ['due today other', 'on hold mine', 'on hold other'],
@@ -229,7 +229,8 @@ for my $m (@MEMBERSHIP) {
         'TicketsDueToday in Kiritimati: due today there';
     $t->psql('UPDATE users SET time_zone = NULL WHERE user_name = '
         . "'lt_tech'");
-    is_deeply crafted('lt_tech', listType => 'MyTicketsDueToday'), [],
+    ok !grep({ $_ eq 'due today mine' }
+             @{crafted('lt_tech', listType => 'MyTicketsDueToday')}),
         'without a zone of their own: the system\'s (UTC)';
     $t->psql("UPDATE settings SET value = '$ZONE' WHERE key = 'time_zone'");
     is_deeply crafted('lt_tech', listType => 'MyTicketsDueToday'),
@@ -244,8 +245,8 @@ for my $m (@MEMBERSHIP) {
 
 # The answer: TicketList items, JSON, X-Total-Count.
 {
-    my $r = list('lt_tech', listType => 'AllTickets', search => "#$T{'group mine'}",
-        searchFields => 'TicketId');
+    my $r = list('lt_tech', listType => 'AllTickets',
+        search => "#$T{'group mine'}", searchFields => 'TicketId');
     is $r->{status}, 200, 'one ticket: 200';
     like $r->{headers}{'content-type'} // '',
         qr{^application/json;\s*charset=utf-8$}i, 'application/json';
@@ -272,12 +273,14 @@ for my $m (@MEMBERSHIP) {
         searchFields => 'TicketId')->{json}[0] // {};
     is $j->{openTasks}, 1, 'openTasks counts the open tasks';
     is $j->{assignedTo}, 'Otto Other', 'assignedTo: the full name';
-    $j = list('lt_tech', listType => 'AllTickets', search => $T{'unassigned open'},
-        searchFields => 'TicketId')->{json}[0] // {};
+    $j = list('lt_tech', listType => 'AllTickets',
+        search => $T{'unassigned open'}, searchFields => 'TicketId')
+        ->{json}[0] // {};
     is_deeply [@$j{qw(assignedTo assignedToId priority dueDate group)}],
         [undef, undef, undef, undef, undef], 'unset values: null';
-    $j = list('lt_tech', listType => 'AllTickets', search => $T{'overdue other'},
-        searchFields => 'TicketId')->{json}[0] // {};
+    $j = list('lt_tech', listType => 'AllTickets',
+        search => $T{'overdue other'}, searchFields => 'TicketId')
+        ->{json}[0] // {};
     ok $j->{isOverdue}, 'isOverdue true when past due and active';
 
     $r = list('lt_tech', listType => 'AllTickets', search => 'no such thing');
@@ -285,7 +288,8 @@ for my $m (@MEMBERSHIP) {
     is $r->{headers}{'x-total-count'}, 0, 'X-Total-Count: 0';
 
     # the default list is AllMyTickets; names in any case
-    is_deeply crafted('lt_tech'), crafted('lt_tech', listType => 'AllMyTickets'),
+    is_deeply crafted('lt_tech'),
+        crafted('lt_tech', listType => 'AllMyTickets'),
         'default: AllMyTickets';
     $r = $t->http(GET => "$LIST?LISTTYPE=myescalated&PageSize=1",
         token => $tok{lt_tech});
@@ -319,8 +323,9 @@ for my $m (@MEMBERSHIP) {
             $link;
         $links{$page} = \%rel;
         if ($page < $pages) {
-            like $rel{next} // '', qr{^/api/TicketsApi\?.*\bpage=@{[$page + 1]}\b},
-                "page $page: Link next to page " . ($page + 1);
+            my $want = $page + 1;
+            like $rel{next} // '', qr{^/api/TicketsApi\?.*\bpage=$want\b},
+                "page $page: Link next to page $want";
         } else {
             ok !exists $rel{next}, "page $page: no next";
         }
@@ -362,7 +367,7 @@ for my $m (@MEMBERSHIP) {
     is_deeply found('lt_tech', '100%_', 'Subject'), ['100%_off'],
         'Subject: % and _ are plain characters';
     is_deeply found('lt_tech', '%', 'Subject'), ['100%_off'], 'Subject: %';
-    is_deeply found('lt_tech', 'n_o', 'Subject'), [],
+    is_deeply found('lt_tech', 'p_n', 'Subject'), [],
         'Subject: _ matches no other character';
     is_deeply found('lt_tech', "#$T{'pending other'}", 'TicketId'),
         ['pending other'], 'TicketId: #id';
@@ -392,10 +397,9 @@ for my $m (@MEMBERSHIP) {
         'all four by default: Requester';
     is_deeply found('lt_tech', 'normal'), ['100%_off'],
         'all four by default: Priority';
-    is_deeply found('lt_mem', 'mine', 'Subject'), ['escalated mine',
-        'group mine', 'pending mine', 'resolved mine', 'due today mine']
-        ->@* ? [sort 'due today mine', 'escalated mine', 'group mine',
-        'pending mine', 'resolved mine'] : [], 'a Member searches theirs';
+    is_deeply found('lt_mem', 'mine', 'Subject'), [sort 'due today mine',
+        'escalated mine', 'group mine', 'pending mine', 'resolved mine'],
+        'a Member searches theirs';
     my $r = list('lt_tech', listType => 'AllTickets', search => 'x' x 200);
     is $r->{status}, 200, 'search of 200 characters';
     $r = list('lt_tech', listType => 'AllTickets', search => 'é' x 200);

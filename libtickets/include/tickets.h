@@ -92,6 +92,7 @@ typedef struct {
     int64_t     total;              /* lists: matching items, else -1 */
     int         page;               /* lists: 1-based page answered */
     int         page_size;
+    int         outbox;             /* notifications queued by the write */
     char        message[512];
 } tk_result_t;
 

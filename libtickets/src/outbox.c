@@ -37,5 +37,6 @@ tk__outbox_add(tk_conn_t *c, const char *channel, const char *event,
     }
 
     PQclear(r);
+    res->outbox++;
     return TK_OK;
 }

@@ -31,7 +31,7 @@
 
 #define NELEMS(a)  (sizeof(a) / sizeof((a)[0]))
 
-/* "today" of the user me: fourteen hours ahead of UTC, so never UTC's */
+/* the zone of the user me: UTC+14, so that their day is not UTC's */
 #define ZONE     "Pacific/Kiritimati"
 #define DAY0     "(date_trunc('day', now() AT TIME ZONE '" ZONE "')" \
                  " AT TIME ZONE '" ZONE "')"
@@ -1001,7 +1001,7 @@ START_TEST(search_combined)
 END_TEST
 
 
-/* Paging and sort ---------------------------------------------------------- */
+/* Paging and sort --------------------------------------------------------- */
 
 START_TEST(paging)
 {
@@ -1154,7 +1154,7 @@ START_TEST(sort_spelled_out)
 END_TEST
 
 
-/* Errors ------------------------------------------------------------------- */
+/* Errors ------------------------------------------------------------------ */
 
 /* The list with one argument must fail on exactly the fields named. */
 static void
@@ -1251,7 +1251,7 @@ START_TEST(invalid)
 END_TEST
 
 
-/* Statements ---------------------------------------------------------------- */
+/* Statements -------------------------------------------------------------- */
 
 /*
  * Every combination answers, on one connection: past the cap of
@@ -1398,7 +1398,8 @@ list_suite(void)
 }
 
 
-/* Runs sql with $1 the tag, $2.. more; exits on failure (no test runs). */
+/* Runs sql with its parameters: the first value; exits on failure, as no
+ * test can run then. */
 static char *
 must(PGconn *c, const char *sql, int n, const char *const *v)
 {
