@@ -1140,10 +1140,16 @@ ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
             rc = TK_EINVAL;
         }
 
-        if (rc == TK_EINVAL) {
+        err = ngx_http_tickets_multipart_error(mp);
+
+        if (rc == TK_EINVAL && err != NULL
+            && ngx_strcmp(err, "out of memory") == 0)
+        {
+            rc = TK_ENOMEM;
+
+        } else if (rc == TK_EINVAL) {
             snprintf(ctx->res.message, sizeof(ctx->res.message),
-                     "Malformed multipart body: %s",
-                     ngx_http_tickets_multipart_error(mp));
+                     "Malformed multipart body: %s", err ? err : "invalid");
         }
 
         ngx_http_tickets_multipart_destroy(mp);
@@ -1156,9 +1162,9 @@ ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
                                              &err)
            != 0)
     {
+        rc = ngx_strcmp(err, "out of memory") == 0 ? TK_ENOMEM : TK_EINVAL;
         snprintf(ctx->res.message, sizeof(ctx->res.message),
-                 "Malformed form body: %s", err ? err : "invalid");
-        rc = TK_EINVAL;
+                 "Malformed form body: %s", err);
     }
 
     free(all);
@@ -1178,8 +1184,8 @@ ngx_http_tickets_read_query(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
         != 0)
     {
         snprintf(ctx->res.message, sizeof(ctx->res.message),
-                 "Malformed query string: %s", err ? err : "invalid");
-        return TK_EINVAL;
+                 "Malformed query string: %s", err);
+        return ngx_strcmp(err, "out of memory") == 0 ? TK_ENOMEM : TK_EINVAL;
     }
 
     return TK_OK;

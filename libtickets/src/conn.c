@@ -203,8 +203,7 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
 
     if (!tk__prepared(c, st)) {
         if (c->nprepared == TK__MAX_PREPARED) {
-            tk__fail(res, TK_EINTERNAL, "too many prepared statements");
-            return NULL;
+            return tk__exec_unprepared(c, st, v, res);
         }
 
         r = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
@@ -217,6 +216,35 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     }
 
     r = PQexecPrepared(c->pg, st->name, st->nparams, v, lengths, formats, 0);
+
+    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        return tk__failed(c, r, res);
+    }
+
+    return r;
+}
+
+
+PGresult *
+tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
+    const char *const *v, tk_result_t *res)
+{
+    PGresult        *r;
+    ExecStatusType   s;
+
+    c->sqlstate[0] = '\0';
+
+    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
+        return NULL;
+    }
+
+    if (c->pg == NULL) {
+        tk__fail(res, TK_EUNAVAIL, "database connection lost");
+        return NULL;
+    }
+
+    r = PQexecParams(c->pg, st->sql, st->nparams, NULL, v, NULL, NULL, 0);
 
     s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {

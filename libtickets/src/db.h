@@ -49,6 +49,10 @@ PGresult *tk__exec(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
 /* the same with binary parameters where formats[i] is 1 */
 PGresult *tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, tk_result_t *res);
+/* the same, sent with its text and not kept prepared: for statements too
+ * many or too rare to keep (also when the connection's table is full) */
+PGresult *tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
+    const char *const *v, tk_result_t *res);
 /* the SQLSTATE of the last failed tk__exec on this connection, or "" */
 const char *tk__sqlstate(const tk_conn_t *c);
 

@@ -745,16 +745,13 @@ failed:
 
 /*
  * tk__exec when the statement is prepared on this connection or there is
- * room for it; else the same text and values unprepared, with the answers
- * tk__exec gives for a failure.
+ * room for it among the list statements; else unprepared.
  */
 static PGresult *
 tk__list_exec(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     tk_result_t *res)
 {
     uintptr_t          first, end;
-    const char        *state;
-    PGresult          *r;
     int                i, n;
 
     first = (uintptr_t) tk__list_stmts;
@@ -772,32 +769,5 @@ tk__list_exec(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         return tk__exec(c, st, v, res);
     }
 
-    c->sqlstate[0] = '\0';
-
-    if (tk__db_ready(c, res) != TK_OK) {
-        return NULL;
-    }
-
-    r = PQexecParams(c->pg, st->sql, st->nparams, NULL, v, NULL, NULL, 0);
-    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
-        return r;
-    }
-
-    state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
-    snprintf(c->err, sizeof(c->err), "%s", PQerrorMessage(c->pg));
-    PQclear(r);
-
-    /* a lost connection is noticed and reopened by the next tk__db_ready */
-    if (PQstatus(c->pg) != CONNECTION_OK
-        || strncmp(c->sqlstate, "57P", 3) == 0
-        || strncmp(c->sqlstate, "08", 2) == 0)
-    {
-        res->retry_after = 1;
-        tk__fail(res, TK_EUNAVAIL, "database connection lost: %s", c->err);
-        return NULL;
-    }
-
-    tk__fail(res, TK_EINTERNAL, "database error %s: %s", c->sqlstate, c->err);
-    return NULL;
+    return tk__exec_unprepared(c, st, v, res);
 }
