@@ -10,10 +10,12 @@
 
 #include <cJSON.h>
 
+#include "assign.h"
 #include "db.h"
 #include "idem.h"
 #include "model.h"
 #include "result.h"
+#include "settings.h"
 #include "sla.h"
 #include "ticket.h"
 #include "upload.h"
@@ -304,7 +306,7 @@ tk__new_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 {
     PGresult  *r;
     int64_t    id;
-    int        rc;
+    int        rc, on;
     char       ids[24];
 
     if (tk__begin(c, res) != TK_OK) {
@@ -334,6 +336,8 @@ tk__new_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 
     if (tk__sla_apply(c, ids, NULL, res) != TK_OK
         || tk__uploads_store(c, p, form, ids, NULL, res) != TK_OK
+        || tk__setting_bool(c, "auto_assign_on_create", 0, &on, res) != TK_OK
+        || (on && tk__auto_assign(c, ids, p->user_id, res) != TK_OK)
         || tk__ticket_json(c, p, id, res) != TK_OK)
     {
         goto failed;
@@ -361,6 +365,7 @@ failed:
     res->body_len = 0;
     res->etag[0] = '\0';
     res->id = 0;
+    res->outbox = 0;
     return res->code;
 }
 

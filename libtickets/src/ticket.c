@@ -10,10 +10,12 @@
 
 #include <cJSON.h>
 
+#include "assign.h"
 #include "db.h"
 #include "idem.h"
 #include "model.h"
 #include "result.h"
+#include "settings.h"
 #include "sla.h"
 #include "ticket.h"
 #include "upload.h"
@@ -347,8 +349,8 @@ static const tk__stmt_t  tk__reg_check_stmt = {
 
 /*
  * The ticket with its SLA, tags, history and the notification of its
- * technician, in one statement; returns the id.
- * $24 is the principal.
+ * technician, in one statement; returns the id and the outbox rows
+ * written.  $24 is the principal.
  */
 static const tk__stmt_t  tk__reg_insert_stmt = {
     "tk_ticket_reg_insert",
@@ -387,8 +389,9 @@ static const tk__stmt_t  tk__reg_insert_stmt = {
     " CROSS JOIN LATERAL (VALUES ('email', u.email), ('push', u.id))"
     " AS n(channel, recipient)"
     " WHERE n.recipient IS NOT NULL"
+    " RETURNING 1"
     ")"
-    " SELECT t.id FROM t",
+    " SELECT t.id, (SELECT count(*) FROM o) FROM t",
     24
 };
 
@@ -661,6 +664,25 @@ tk__reg_validate(tk_conn_t *c, const tk_form_t *form, tk__reg_t *reg,
 }
 
 
+/* Auto-assignment on create: only when no AssignedUser was given. */
+static int
+tk__reg_assign(tk_conn_t *c, const tk_principal_t *p, const tk__reg_t *reg,
+    const char *id, tk_result_t *res)
+{
+    int  on;
+
+    if (reg->val[TK__F_ASSIGNEE] != NULL || reg->val[TK__F_GROUP] == NULL) {
+        return TK_OK;
+    }
+
+    if (tk__setting_bool(c, "auto_assign_on_create", 0, &on, res) != TK_OK) {
+        return res->code;
+    }
+
+    return on ? tk__auto_assign(c, id, p->user_id, res) : TK_OK;
+}
+
+
 /* The ticket and all that comes with it, in one transaction. */
 static int
 tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
@@ -702,9 +724,16 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
     }
 
     snprintf(id, sizeof(id), "%s", tk__val(r, 0, 0) ? tk__val(r, 0, 0) : "");
+    /* the assignment's email and push, queued by the insert */
+    res->outbox = tk__val(r, 0, 1) ? atoi(tk__val(r, 0, 1)) : 0;
     PQclear(r);
 
+    /*
+     * The assignment comes last but for the answer: it holds the group's
+     * cursor until the commit, and uploads may take a while.
+     */
     if (tk__uploads_store(c, p, form, id, NULL, res) != TK_OK
+        || tk__reg_assign(c, p, reg, id, res) != TK_OK
         || tk__ticket_json(c, p, strtoll(id, NULL, 10), res) != TK_OK)
     {
         goto failed;
@@ -732,6 +761,7 @@ failed:
     res->body_len = 0;
     res->etag[0] = '\0';
     res->id = 0;
+    res->outbox = 0;
     return res->code;
 }
 

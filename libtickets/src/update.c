@@ -14,10 +14,12 @@
 
 #include <cJSON.h>
 
+#include "assign.h"
 #include "db.h"
 #include "outbox.h"
 #include "model.h"
 #include "result.h"
+#include "settings.h"
 #include "ticket.h"
 #include "valid.h"
 
@@ -751,6 +753,30 @@ tk__upd_notify(tk_conn_t *c, const tk_principal_t *p,
 }
 
 
+/*
+ * Auto-assignment on update (SPEC 4): when the setting is on, the update
+ * wrote something and left the ticket unassigned, and AssignedUser was
+ * not in the form.  An AssignedUser sent, even empty (cleared), wins.
+ */
+static int
+tk__upd_assign(tk_conn_t *c, const tk_principal_t *p, const tk__upd_t *u,
+    const tk__ticket_row_t *t, tk_result_t *res)
+{
+    int  on;
+
+    /* without AssignedUser, an assigned ticket stays so */
+    if (u->val[TK__U_ASSIGNEE] != NULL || t->assignee_id[0] != '\0') {
+        return TK_OK;
+    }
+
+    if (tk__setting_bool(c, "auto_assign_on_update", 0, &on, res) != TK_OK) {
+        return res->code;
+    }
+
+    return on ? tk__auto_assign(c, t->id, p->user_id, res) : TK_OK;
+}
+
+
 int
 tk_ticket_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, const char *if_match, tk_result_t *res)
@@ -847,7 +873,11 @@ tk_ticket_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         goto done;
     }
 
-    if (tk__ticket_touch(c, t.id, res) != TK_OK) {
+    /* before the touch: one new version for the update and its
+     * assignment */
+    if (tk__upd_assign(c, p, &u, &t, res) != TK_OK
+        || tk__ticket_touch(c, t.id, res) != TK_OK)
+    {
         goto failed;
     }
 
@@ -873,6 +903,7 @@ failed:
     PQclear(r);
     tk__rollback(c);
     res->etag[0] = '\0';
+    res->outbox = 0;
     rc = res->code;
 
 done:

@@ -36,7 +36,8 @@ use Test::More ();
 use Time::HiRes qw(sleep time);
 
 our $ROOT   = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
-our $MODULE = "$ROOT/build/nginx/ngx_http_tickets_module.so";
+our $MODULE = $ENV{TEST_NGINX_MODULE}
+    // "$ROOT/build/nginx/ngx_http_tickets_module.so";
 our $CTL    = "$ROOT/build/ticketsctl";
 our $NGINX  = $ENV{TEST_NGINX_BINARY}
     // (-x '/usr/sbin/nginx' ? '/usr/sbin/nginx' : 'nginx');
@@ -66,6 +67,7 @@ sub run_cmd {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         chdir($o{cwd}) or POSIX::_exit(126) if defined $o{cwd};
+        @ENV{keys %{$o{env}}} = values %{$o{env}} if $o{env};
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $out->filename;
         open STDERR, '>', $err->filename;
@@ -186,7 +188,8 @@ sub pg_stop {
 
 # nginx.conf for the module.  p: prefix, port, db (conninfo), tickets_conf
 # (the key directives), and optional workers, daemon, max_body, main_extra,
-# http_extra, server_extra.
+# http_extra, server_extra, jobs (1: deliver the outbox and run the
+# escalation job; off by default, so that no test sees them by surprise).
 sub nginx_conf {
     my (%p) = @_;
     my $d = $p{prefix};
@@ -214,7 +217,7 @@ http {
 
     tickets_db "$p{db}";
     tickets_thread_pool tickets;
-$p{tickets_conf}
+${\($p{jobs} ? '' : "    tickets_jobs off;\n")}$p{tickets_conf}
 ${\($p{http_extra} // '')}
     server {
         listen 127.0.0.1:$p{port};
@@ -253,9 +256,12 @@ sub _alive {
 # The instance ------------------------------------------------------------
 
 # Options: issuer, audience, tickets_conf, workers, max_body, main_extra,
-# http_extra, server_extra, nginx (0: PostgreSQL only), demo (0: schema only).
+# http_extra, server_extra, jobs, nginx (0: PostgreSQL only), demo (0:
+# schema only), pg_from (another instance: no PostgreSQL of its own, but
+# that one's and its JWT secret, for a second nginx over one database).
 sub new {
     my ($class, %opts) = @_;
+    my $from = delete $opts{pg_from};
     my $self = bless { opts => \%opts, owner => $$ }, $class;
 
     for ([$CTL, 'build/ticketsctl'],
@@ -280,6 +286,16 @@ sub new {
     weaken $LIVE{$self};
     _catch_signals();
 
+    $self->{port}   = free_port();
+    $self->{ua}     = HTTP::Tiny->new(timeout => 10, keep_alive => 0,
+        max_redirect => 0, agent => 'tickets-test/1');
+
+    if ($from) {
+        # pg_running stays false: only $from stops its server
+        $self->{$_} = $from->{$_} for qw(pgdata pgsock pglog pgport secret);
+        return $self;
+    }
+
     my $pg = "$self->{dir}/pg";
     mkdir $pg, 0755 or die "$pg: $!";
     chown_postgres($pg);
@@ -287,10 +303,7 @@ sub new {
     $self->{pgsock} = $pg;
     $self->{pglog}  = "$pg/postgresql.log";
     $self->{pgport} = free_port();
-    $self->{port}   = free_port();
     $self->{secret} = "$self->{dir}/jwt.secret";
-    $self->{ua}     = HTTP::Tiny->new(timeout => 10, keep_alive => 0,
-        max_redirect => 0, agent => 'tickets-test/1');
 
     pg_init_cached($self->{pgdata});
     $self->start_pg;
@@ -358,8 +371,15 @@ sub nginx_t {
     my $conf = "$self->{dir}/nginx.conf";
     _spew($conf, $self->conf(%o));
     my ($rc, $out, $err) = run_cmd([$NGINX, '-t', '-p', "$self->{dir}/",
-        '-c', $conf, '-e', "$self->{dir}/error.log"]);
+        '-c', $conf, '-e', "$self->{dir}/error.log"],
+        env => _nginx_env());
     return (!$rc, $out . $err);
+}
+
+# TEST_NGINX_PRELOAD: e.g. libasan, for a module built with ASan
+sub _nginx_env {
+    return $ENV{TEST_NGINX_PRELOAD}
+        ? { LD_PRELOAD => $ENV{TEST_NGINX_PRELOAD} } : undef;
 }
 
 # Starts nginx (again, after stop_nginx or not): %o is kept over new()'s.
@@ -371,7 +391,8 @@ sub run {
     die "nginx -t failed:\n$out" unless $ok;
 
     my ($rc, $o1, $e1) = run_cmd([$NGINX, '-p', "$self->{dir}/", '-c',
-        "$self->{dir}/nginx.conf", '-e', "$self->{dir}/error.log"]);
+        "$self->{dir}/nginx.conf", '-e', "$self->{dir}/error.log"],
+        env => _nginx_env());
     $self->{nginx_running} = 1 unless $rc;
     if ($rc || !wait_port($self->{port}, 10)) {
         Test::More::diag("nginx did not start:\n$o1$e1\n--- error.log:\n"
