@@ -425,8 +425,14 @@ $t->ticket_ok($r->{json}, $id, 'delete: the ticket as deleted');
 is $r->{json}{isDeleted}, JSON::PP::true, 'delete: isDeleted true';
 ok defined $r->{json}{deletedOn}, 'delete: deletedOn';
 is $r->{json}{assignee}{id}, $uid{tech1}, 'delete: the whole model';
-is_deeply [grep { /^isDeleted:/ } @{history_of($id)}],
-    ['isDeleted:false>true'], 'delete: a history row';
+is_deeply [grep { /^(?:isDeleted|deletedOn):/ } @{history_of($id)}],
+    ['isDeleted:false>true', "deletedOn:~>$r->{json}{deletedOn}"],
+    'delete: history rows for isDeleted and deletedOn, as answered';
+ok defined Tickets::Test::iso_epoch($r->{json}{deletedOn}),
+    'delete: deletedOn in ISO 8601 UTC';
+is_deeply [$t->psql("SELECT DISTINCT changed_by_id FROM history"
+    . " WHERE ticket_id = $id AND field IN ('isDeleted', 'deletedOn')")],
+    [$uid{admin}], 'delete: both by the principal';
 
 $t->problem_ok($t->http(GET => "/api/TicketsApi/$id", token => $admin), 404,
     'deleted: GET 404');

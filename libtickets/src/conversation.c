@@ -37,7 +37,7 @@
 
 /*
  * $10: a reply or forward by staff, the ticket's first response when it
- * has none yet.
+ * has none yet, with its firstRespondedOn history row by $9.
  */
 static const tk__stmt_t  tk__conv_insert_stmt = {
     "tk_conv_insert",
@@ -49,6 +49,12 @@ static const tk__stmt_t  tk__conv_insert_stmt = {
     "), f AS ("
     " UPDATE tickets SET first_responded_on = now()"
     " WHERE id = $1::bigint AND $10::boolean AND first_responded_on IS NULL"
+    " RETURNING id, first_responded_on"
+    "), h AS ("
+    " INSERT INTO history (ticket_id, field, old_value, new_value,"
+    " changed_by_id)"
+    " SELECT f.id, 'firstRespondedOn', NULL, iso_utc(f.first_responded_on),"
+    " $9 FROM f"
     ")"
     " SELECT id FROM c",
     10
@@ -87,25 +93,42 @@ static const tk__stmt_t  tk__conv_user_stmt = {
 };
 
 /*
- * As reopen does it: the timestamps cleared, the close links of the
- * resolution dead.  No row when the status $2 does not exist: the ticket
- * stays as it is.
+ * As reopen does it: the timestamps cleared, a history row by $3 for each
+ * of status, resolvedOn and closedOn that changes (in that order, as
+ * resolve.c writes them), the close links of the resolution dead.  No row
+ * when the status $2 does not exist: the ticket stays as it is.
  */
 static const tk__stmt_t  tk__conv_reopen_stmt = {
     "tk_conv_reopen",
-    "WITH u AS ("
+    "WITH b AS ("
+    " SELECT t.status_id, t.resolved_on, t.closed_on FROM tickets t"
+    " WHERE t.id = $1::bigint"
+    "), u AS ("
     " UPDATE tickets t SET status_id = n.id, resolved_on = NULL,"
     " closed_on = NULL"
     " FROM statuses o, statuses n"
     " WHERE t.id = $1::bigint AND o.id = t.status_id AND n.id = $2::int"
-    " RETURNING o.name AS old_name, n.name AS new_name"
+    " RETURNING n.id, o.name AS old_name, n.name AS new_name,"
+    " t.resolved_on, t.closed_on"
+    "), h AS ("
+    " INSERT INTO history (ticket_id, field, old_value, new_value,"
+    " changed_by_id)"
+    " SELECT $1::bigint, c.field, c.old_value, c.new_value, $3::text"
+    " FROM u, b, LATERAL (VALUES"
+    " (1, 'status', u.old_name, u.new_name, b.status_id <> u.id),"
+    " (2, 'resolvedOn', iso_utc(b.resolved_on), iso_utc(u.resolved_on),"
+    " b.resolved_on IS DISTINCT FROM u.resolved_on),"
+    " (3, 'closedOn', iso_utc(b.closed_on), iso_utc(u.closed_on),"
+    " b.closed_on IS DISTINCT FROM u.closed_on)"
+    " ) AS c(ord, field, old_value, new_value, changed)"
+    " WHERE c.changed ORDER BY c.ord"
     "), l AS ("
     " UPDATE close_links SET expires_on = now()"
     " WHERE ticket_id = $1::bigint AND used_on IS NULL"
     " AND expires_on > now() AND EXISTS (SELECT FROM u)"
     ")"
     " SELECT old_name, new_name FROM u",
-    2
+    3
 };
 
 /* $2: a Member's user id, who sees only their own ticket, no private note */
@@ -364,11 +387,10 @@ static int
 tk__conv_reopen(tk_conn_t *c, const tk__ticket_row_t *t, const char *by,
     tk_result_t *res)
 {
-    const char  *v[2];
+    const char  *v[3];
     PGresult    *r;
     long         status;
     char         sid[24];
-    int          rc;
 
     if ((strcmp(t->status_type, "Resolved") != 0
          && strcmp(t->status_type, "Closed") != 0) || t->is_locked)
@@ -388,19 +410,16 @@ tk__conv_reopen(tk_conn_t *c, const tk__ticket_row_t *t, const char *by,
     snprintf(sid, sizeof(sid), "%ld", status);
     v[0] = t->id;
     v[1] = sid;
+    v[2] = by;
 
+    /* the history rows are written by the statement itself */
     r = tk__exec(c, &tk__conv_reopen_stmt, v, res);
     if (r == NULL) {
         return res->code;
     }
 
-    rc = PQntuples(r) == 1
-         ? tk__history_add(c, t->id, by, "status", tk__val(r, 0, 0),
-                           tk__val(r, 0, 1), res)
-         : TK_OK;
-
     PQclear(r);
-    return rc;
+    return TK_OK;
 }
 
 

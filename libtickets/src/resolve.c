@@ -3,8 +3,8 @@
  * (seed 7, SPEC 3.7-3.9).
  *
  * Each moves a ticket to the status a setting names, through one routine
- * (tk__transition) that writes the status with its timestamps, the
- * history row, the conversation and its uploads, and touches the ticket;
+ * (tk__transition) that writes the status with its timestamps, their
+ * history rows, the conversation and its uploads, and touches the ticket;
  * around it each writes its own rows (closure, resolution, close link,
  * outbox), all in one transaction.
  */
@@ -95,9 +95,11 @@ static const tk__stmt_t  tk__context_stmt = {
 
 /*
  * The status that the setting $2 names, with its timestamps ($3 the
- * target), the history row when the status changes and the conversation;
- * a reopened ticket's close links die with it.  No row when the setting
- * names no status.  $1 ticket, $4 type, $5 title, $6 message, $7 by.
+ * target), a history row for each of status, resolvedOn and closedOn
+ * that changes (in that order; dates as iso_utc() text, as update.c
+ * writes them) and the conversation; a reopened ticket's close links die
+ * with it.  No row when the setting names no status.  $1 ticket, $4 type,
+ * $5 title, $6 message, $7 by.
  */
 static const tk__stmt_t  tk__transition_stmt = {
     "tk_resolve_transition",
@@ -106,7 +108,7 @@ static const tk__stmt_t  tk__transition_stmt = {
     " ON st.id = CASE WHEN x.value ~ '^[0-9]{1,9}$' THEN x.value::int END"
     " WHERE x.key = $2::text"
     "), o AS ("
-    " SELECT t.status_id, st.name FROM tickets t"
+    " SELECT t.status_id, st.name, t.resolved_on, t.closed_on FROM tickets t"
     " JOIN statuses st ON st.id = t.status_id WHERE t.id = $1::bigint"
     "), u AS ("
     " UPDATE tickets t SET status_id = s.id,"
@@ -114,12 +116,19 @@ static const tk__stmt_t  tk__transition_stmt = {
     " WHEN 'closed' THEN t.resolved_on END,"
     " closed_on = CASE $3::text WHEN 'closed' THEN now() END"
     " FROM s WHERE t.id = $1::bigint"
-    " RETURNING s.id, s.name"
+    " RETURNING s.id, s.name, t.resolved_on, t.closed_on"
     "), h AS ("
     " INSERT INTO history (ticket_id, field, old_value, new_value,"
     " changed_by_id)"
-    " SELECT $1::bigint, 'status', o.name, u.name, $7::text FROM u, o"
-    " WHERE o.status_id <> u.id"
+    " SELECT $1::bigint, c.field, c.old_value, c.new_value, $7::text"
+    " FROM u, o, LATERAL (VALUES"
+    " (1, 'status', o.name, u.name, o.status_id <> u.id),"
+    " (2, 'resolvedOn', iso_utc(o.resolved_on), iso_utc(u.resolved_on),"
+    " o.resolved_on IS DISTINCT FROM u.resolved_on),"
+    " (3, 'closedOn', iso_utc(o.closed_on), iso_utc(u.closed_on),"
+    " o.closed_on IS DISTINCT FROM u.closed_on)"
+    " ) AS c(ord, field, old_value, new_value, changed)"
+    " WHERE c.changed ORDER BY c.ord"
     "), cv AS ("
     " INSERT INTO conversations (ticket_id, type, title, message,"
     " created_by_id)"
@@ -643,7 +652,7 @@ tk__notify_requester(tk_conn_t *c, const tk__ticket_row_t *t,
 
 /*
  * The one way a ticket changes status here: the status that the target's
- * setting names with its timestamps, the history row, the conversation
+ * setting names with its timestamps, their history rows, the conversation
  * with the uploads of form (when form is not NULL), the touch.  status
  * receives the new status's name.  TK_ECONFLICT when the setting names no
  * status.  In the caller's transaction, the ticket locked.

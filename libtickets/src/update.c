@@ -326,13 +326,24 @@ static const tk__stmt_t  tk__history_stmt = {
 };
 
 
-/* After touch: the same now() for deletedOn and updatedOn. */
+/*
+ * After touch: the same now() for deletedOn and updatedOn, with the
+ * deletedOn history row by $2 (a ticket not deleted has no deletedOn).
+ */
 static const tk__stmt_t  tk__delete_stmt = {
     "tk_ticket_delete",
-    "UPDATE tickets SET is_deleted = true, deleted_on = now()"
+    "WITH u AS ("
+    " UPDATE tickets SET is_deleted = true, deleted_on = now()"
     " WHERE id = $1::bigint AND NOT is_deleted"
-    " RETURNING iso_utc(deleted_on), iso_utc(updated_on), version",
-    1
+    " RETURNING id, iso_utc(deleted_on) AS deleted_on,"
+    " iso_utc(updated_on) AS updated_on, version"
+    "), h AS ("
+    " INSERT INTO history (ticket_id, field, old_value, new_value,"
+    " changed_by_id)"
+    " SELECT u.id, 'deletedOn', NULL, u.deleted_on, $2::text FROM u"
+    ")"
+    " SELECT deleted_on, updated_on, version FROM u",
+    2
 };
 
 
@@ -982,7 +993,7 @@ tk_ticket_delete(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res)
 {
     tk__ticket_row_t   t;
-    const char        *v[1];
+    const char        *v[2];
     PGresult          *r = NULL;
 
     if (!(p->perms & TK_PERM_DELETE)) {
@@ -1004,6 +1015,7 @@ tk_ticket_delete(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     }
 
     v[0] = t.id;
+    v[1] = p->user_id;
     r = tk__exec(c, &tk__delete_stmt, v, res);
     if (r == NULL) {
         goto failed;

@@ -128,6 +128,34 @@ q_is(const char *want, const char *sql, const char *p1)
 }
 
 
+/*
+ * A history value as text to compare: 'ISO' for a date as iso_utc()
+ * writes it (it must also parse as one), else the value itself.
+ */
+#define ISO(v)                                                                \
+    "CASE WHEN " v " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"        \
+    "[0-9]{2}Z$' THEN CASE WHEN (" v ")::timestamptz IS NOT NULL"             \
+    " THEN 'ISO' END ELSE " v " END"
+
+/* The history of a ticket as "field|old|new|by,..." oldest first, with
+ * each date as ISO; "" when it has none. */
+#define HISTORY_OF                                                            \
+    "SELECT coalesce(string_agg(format('%s|%s|%s|%s', field, "               \
+    ISO("old_value") ", " ISO("new_value") ", changed_by_id), ','"           \
+    " ORDER BY id), '') FROM history WHERE ticket_id = $1::bigint"
+
+/* The ticket's firstRespondedOn history rows hold its first_responded_on
+ * as iso_utc() writes it. */
+static void
+assert_first_response_history(const char *id)
+{
+    q_is("t", "SELECT bool_and(h.new_value = iso_utc(t.first_responded_on))"
+         " FROM history h JOIN tickets t ON t.id = h.ticket_id"
+         " WHERE h.ticket_id = $1::bigint AND h.field = 'firstRespondedOn'",
+         id);
+}
+
+
 static void
 add(tk_form_t *f, const char *name, const char *value)
 {
@@ -424,6 +452,9 @@ START_TEST(reply_ok)
                      version + 1);
     q_is("t", "SELECT first_responded_on > now() - interval '1 minute'"
          " FROM tickets WHERE id = $1", id);
+    /* the first response is in the history, by the principal */
+    q_is("firstRespondedOn||ISO|" ADMIN, HISTORY_OF, id);
+    assert_first_response_history(id);
 
     /* one email to every address once, in their order */
     q_is("1", "SELECT count(*) FROM outbox WHERE ticket_id = $1", id);
@@ -457,6 +488,7 @@ START_TEST(reply_first_response_once)
                          form("Id", id, "Title", "t", "SendTo", "a@x.org",
                               NULL), NULL), TK_OK);
     q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    q_is("", HISTORY_OF, id);
 
     ck_assert_int_eq(run(tk_ticket_forward, TECH1_P, id,
                          form("Id", id, "Title", "t", "SendTo", "a@x.org",
@@ -464,6 +496,8 @@ START_TEST(reply_first_response_once)
     first = q("SELECT first_responded_on::text FROM tickets WHERE id = $1",
               1, id);
     ck_assert_ptr_nonnull(first);
+    q_is("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
+    assert_first_response_history(id);
 
     free(q("UPDATE tickets SET first_responded_on = first_responded_on"
            " - interval '1 hour' WHERE id = $1", 1, id));
@@ -477,6 +511,8 @@ START_TEST(reply_first_response_once)
     q_is(first, "SELECT first_responded_on::text FROM tickets WHERE id = $1",
          id);
     free(first);
+    /* set once: no second history row */
+    q_is("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
 }
 END_TEST
 
@@ -505,6 +541,9 @@ START_TEST(forward_ok)
     q_is("email|Forward|{vendor@example.net}", "SELECT channel || '|'"
          " || event || '|' || recipients::text FROM outbox"
          " WHERE ticket_id = $1", id);
+    /* a forward by staff is the first response too */
+    q_is("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
+    assert_first_response_history(id);
 }
 END_TEST
 
@@ -629,6 +668,7 @@ START_TEST(reply_access)
                      TK_OK);
     /* a Member's reply is not the first response of staff */
     q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", mine);
+    q_is("", HISTORY_OF, mine);
 
 #undef REPLY_FORM
 }
@@ -733,6 +773,7 @@ START_TEST(note_ok)
     /* no email; no first response */
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox", NULL), outbox);
     q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    q_is("", HISTORY_OF, id);
 
     assert_invalid(tk_ticket_note, id, form("Id", id, NULL), "Message",
                    "The Message field is required.");
@@ -1021,6 +1062,11 @@ START_TEST(reqreply_reopens)
 {
     const char  *resolved = ticket(MEMBER1, TECH1, 5, 0);
     const char  *closed = ticket(MEMBER1, TECH1, 6, 0);
+    char        *dates;
+
+    dates = q("SELECT iso_utc(resolved_on) || '|' || iso_utc(closed_on)"
+              " FROM tickets WHERE id = $1", 1, closed);
+    ck_assert_ptr_nonnull(dates);
 
     /* the close link of the resolution email */
     free(q("INSERT INTO close_links (ticket_id, token_sha256, expires_on)"
@@ -1033,9 +1079,9 @@ START_TEST(reqreply_reopens)
     q_is("7||", "SELECT status_id || '|' || coalesce(resolved_on::text, '')"
          " || '|' || coalesce(closed_on::text, '') FROM tickets"
          " WHERE id = $1", resolved);
-    q_is("status|Resolved|Reopened|" MEMBER1, "SELECT field || '|'"
-         " || old_value || '|' || new_value || '|' || changed_by_id"
-         " FROM history WHERE ticket_id = $1", resolved);
+    /* the status, then resolvedOn cleared; closedOn was not set */
+    q_is("status|Resolved|Reopened|" MEMBER1
+         ",resolvedOn|ISO||" MEMBER1, HISTORY_OF, resolved);
     ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
                         " WHERE ticket_id = $1", resolved), 1);
 
@@ -1044,9 +1090,13 @@ START_TEST(reqreply_reopens)
            " WHERE key = 'lock_closed_after_days'", 0));
     ck_assert_int_eq(reqreply(INTEG_P, closed, "member1"), TK_OK);
     q_is("7", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
-    q_is("status|Closed|Reopened|" MEMBER1, "SELECT field || '|'"
-         " || old_value || '|' || new_value || '|' || changed_by_id"
-         " FROM history WHERE ticket_id = $1", closed);
+    q_is("status|Closed|Reopened|" MEMBER1 ",resolvedOn|ISO||" MEMBER1
+         ",closedOn|ISO||" MEMBER1, HISTORY_OF, closed);
+    /* the old values are the dates the ticket had */
+    q_is(dates, "SELECT string_agg(old_value, '|' ORDER BY id) FROM history"
+         " WHERE ticket_id = $1 AND field IN ('resolvedOn', 'closedOn')",
+         closed);
+    free(dates);
 
     /* an unset reopen status: the reply is kept, the status stays */
     {
@@ -1231,8 +1281,10 @@ START_TEST(reply_rollback)
     f = form("Id", id, "Title", "t", "SendTo", "a@x.org", NULL);
     add_file(f, "Uploads", "ok.txt", "text/plain", "fine", 4);
     ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id, f, key), TK_OK);
-    /* conversation, attachment, outbox, key, version */
-    ck_assert_int_eq(count_rows(), before + 5);
+    /* conversation, attachment, outbox, key, version, and the history
+     * row of the first response */
+    ck_assert_int_eq(count_rows(), before + 6);
+    q_is("firstRespondedOn||ISO|" ADMIN, HISTORY_OF, id);
 }
 END_TEST
 

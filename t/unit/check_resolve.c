@@ -352,6 +352,34 @@ token_of(const char *link)
 }
 
 
+/*
+ * A history value as text to compare: 'ISO' for a date as iso_utc()
+ * writes it (it must also parse as one), else the value itself.
+ */
+#define ISO(v)                                                                \
+    "CASE WHEN " v " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"        \
+    "[0-9]{2}Z$' THEN CASE WHEN (" v ")::timestamptz IS NOT NULL"             \
+    " THEN 'ISO' END ELSE " v " END"
+
+/* The latest history row of field on the ticket holds the ticket's date
+ * column col as it is now, as iso_utc() writes it (both NULL: equal). */
+static void
+assert_date_history(const char *id, const char *field, const char *col)
+{
+    char   sql[320], *got;
+
+    snprintf(sql, sizeof(sql), "SELECT h.new_value IS NOT DISTINCT FROM"
+             " iso_utc(t.%s) FROM history h JOIN tickets t"
+             " ON t.id = h.ticket_id WHERE h.ticket_id = $1::bigint"
+             " AND h.field = $2 ORDER BY h.id DESC LIMIT 1", col);
+    got = q3(sql, id, field, NULL);
+    ck_assert_msg(got != NULL && strcmp(got, "t") == 0, "ticket %s: the "
+                  "last %s row is %s, not the ticket's %s", id, field,
+                  got ? "another date" : "missing", col);
+    free(got);
+}
+
+
 /* The saved settings back: a failed test ends without its teardown. */
 static void
 restore(PGconn *c)
@@ -421,10 +449,12 @@ START_TEST(close_ok)
     assert_q("SELECT string_agg(format('%s|%s|%s', type, message,"
              " created_by_id), ',') FROM conversations WHERE ticket_id = $1",
              id, "Closure|Replaced the fuser.|" TECH1);
-    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
-             " new_value, changed_by_id), ',') FROM history"
-             " WHERE ticket_id = $1", id,
-             "status|In Progress|Closed|" TECH1);
+    /* the status, then the date it sets; resolvedOn stays unset */
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value, "
+             ISO("new_value") ", changed_by_id), ',' ORDER BY id)"
+             " FROM history WHERE ticket_id = $1", id,
+             "status|In Progress|Closed|" TECH1 ",closedOn||ISO|" TECH1);
+    assert_date_history(id, "closedOn", "closed_on");
 
     /* the requester and each Cc once, whatever their case */
     assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
@@ -460,6 +490,12 @@ START_TEST(close_defaults)
     assert_q("SELECT format('%s|%s|%s', status_id, resolved_on IS NOT NULL,"
              " closed_on > now() - interval '1 minute')"
              " FROM tickets WHERE id = $1", id, "6|t|t");
+    /* so it has no history row, closedOn has one */
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value, "
+             ISO("new_value") ", changed_by_id), ',' ORDER BY id)"
+             " FROM history WHERE ticket_id = $1", id,
+             "status|Resolved|Closed|" ADMIN ",closedOn||ISO|" ADMIN);
+    assert_date_history(id, "closedOn", "closed_on");
     assert_q("SELECT format('%s|%s', type, message IS NULL)"
              " FROM conversations WHERE ticket_id = $1", id, "Closure|t");
     /* no email without Acknowledged */
@@ -665,11 +701,12 @@ START_TEST(resolve_ok)
     assert_q("SELECT string_agg(format('%s|%s|%s', type, message,"
              " created_by_id), ',') FROM conversations WHERE ticket_id = $1",
              id, "Resolution|Cleaned the rollers.|" TECH1);
-    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
-             " new_value, changed_by_id), ',' ORDER BY id) FROM history"
-             " WHERE ticket_id = $1", id,
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value, "
+             ISO("new_value") ", changed_by_id), ',' ORDER BY id)"
+             " FROM history WHERE ticket_id = $1", id,
              "resolution||Cleaned the rollers.|" TECH1
-             ",status|Open|Resolved|" TECH1);
+             ",status|Open|Resolved|" TECH1 ",resolvedOn||ISO|" TECH1);
+    assert_date_history(id, "resolvedOn", "resolved_on");
 
     /* one email with the close link, no TPI callback when none is set */
     assert_q("SELECT string_agg(format('%s|%s|%s', channel, event,"
@@ -787,11 +824,13 @@ START_TEST(resolve_again)
              " min(resolved_by_id)) FROM resolutions WHERE ticket_id = $1",
              id, "1|Replaced the PSU.|" TECH2);
     assert_q("SELECT status_id FROM tickets WHERE id = $1", id, "5");
-    assert_q("SELECT string_agg(format('%s|%s|%s', field, old_value,"
-             " new_value), ',' ORDER BY id) FROM history"
+    /* resolved again: resolvedOn moves, the status does not */
+    assert_q("SELECT string_agg(format('%s|%s|%s', field, " ISO("old_value")
+             ", " ISO("new_value") "), ',' ORDER BY id) FROM history"
              " WHERE ticket_id = $1", id,
-             "resolution||Rebooted.,status|Open|Resolved,"
-             "resolution|Rebooted.|Replaced the PSU.");
+             "resolution||Rebooted.,status|Open|Resolved,resolvedOn||ISO,"
+             "resolution|Rebooted.|Replaced the PSU.,resolvedOn|ISO|ISO");
+    assert_date_history(id, "resolvedOn", "resolved_on");
     assert_q("SELECT string_agg(message, ',' ORDER BY id) FROM conversations"
              " WHERE ticket_id = $1 AND type = 'Resolution'", id,
              "Rebooted.,Replaced the PSU.");
@@ -807,6 +846,51 @@ START_TEST(resolve_again)
                                 token_of(first)), TK_EINVAL);
     free(first);
     free(second);
+}
+END_TEST
+
+
+/* Resolving a Closed ticket that is not locked reopens it as Resolved:
+ * resolvedOn moves, closedOn is cleared, each with its history row. */
+START_TEST(resolve_closed)
+{
+    char  id[24], *resolved_on, *closed_on, want[256];
+
+    setting("lock_closed_after_days", "7");
+    ticket(MEMBER1, 6, NULL, id);
+    resolved_on = q("SELECT iso_utc(resolved_on) FROM tickets"
+                    " WHERE id = $1", id);
+    closed_on = q("SELECT iso_utc(closed_on) FROM tickets WHERE id = $1",
+                  id);
+    ck_assert_ptr_nonnull(resolved_on);
+    ck_assert_ptr_nonnull(closed_on);
+
+    ck_assert_int_eq(do_resolve(TECH1_P, id_of(id),
+                                form("TicketId", id, "ResolvedBy", TECH1,
+                                     "Resolution", "Fixed again.", NULL)),
+                     TK_NO_CONTENT);
+
+    assert_q("SELECT format('%s|%s|%s', status_id,"
+             " resolved_on > now() - interval '1 minute', closed_on IS NULL)"
+             " FROM tickets WHERE id = $1", id, "5|t|t");
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, "
+             ISO("old_value") ", " ISO("new_value") ", changed_by_id), ','"
+             " ORDER BY id) FROM history WHERE ticket_id = $1", id,
+             "resolution||Fixed again.|" TECH1
+             ",status|Closed|Resolved|" TECH1
+             ",resolvedOn|ISO|ISO|" TECH1 ",closedOn|ISO||" TECH1);
+    assert_date_history(id, "resolvedOn", "resolved_on");
+    assert_date_history(id, "closedOn", "closed_on");
+
+    /* the old values are the dates the ticket had */
+    snprintf(want, sizeof(want), "%s|%s", resolved_on, closed_on);
+    assert_q("SELECT format('%s|%s', (SELECT old_value FROM history"
+             " WHERE ticket_id = $1 AND field = 'resolvedOn'),"
+             " (SELECT old_value FROM history"
+             " WHERE ticket_id = $1 AND field = 'closedOn'))", id, want);
+
+    free(resolved_on);
+    free(closed_on);
 }
 END_TEST
 
@@ -955,8 +1039,18 @@ START_TEST(confirm_ok)
              " WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1", id,
              "Closure|" MEMBER1);
     assert_q("SELECT format('%s|%s|%s', old_value, new_value, changed_by_id)"
-             " FROM history WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1",
-             id, "Resolved|Closed|" MEMBER1);
+             " FROM history WHERE ticket_id = $1 AND field = 'status'"
+             " ORDER BY id DESC LIMIT 1", id, "Resolved|Closed|" MEMBER1);
+    /* after the resolution's rows: the status and closedOn, by the
+     * requester; resolvedOn stays as the resolution set it */
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value, "
+             ISO("new_value") ", changed_by_id), ',' ORDER BY id)"
+             " FROM history WHERE ticket_id = $1 AND field <> 'resolution'",
+             id, "status|In Progress|Resolved|" TECH1
+             ",resolvedOn||ISO|" TECH1
+             ",status|Resolved|Closed|" MEMBER1 ",closedOn||ISO|" MEMBER1);
+    assert_date_history(id, "closedOn", "closed_on");
+    assert_date_history(id, "resolvedOn", "resolved_on");
     ck_assert_int_eq(count_of("outbox", id), outbox);
     assert_q("SELECT used_on > now() - interval '1 minute' FROM close_links"
              " WHERE ticket_id = $1", id, "t");
@@ -1100,9 +1194,11 @@ END_TEST
 
 START_TEST(reopen_ok)
 {
-    char  id[24], closed[24];
+    char  id[24], closed[24], want[256], *was;
 
     ticket(MEMBER1, 5, NULL, id);
+    was = q("SELECT iso_utc(resolved_on) FROM tickets WHERE id = $1", id);
+    ck_assert_ptr_nonnull(was);
     ck_assert_int_eq(do_reopen(TECH1_P, id_of(id)), TK_NO_CONTENT);
     ck_assert_ptr_null(res.body);
 
@@ -1112,10 +1208,16 @@ START_TEST(reopen_ok)
     assert_q("SELECT string_agg(format('%s|%s|%s', type, message,"
              " created_by_id), ',') FROM conversations WHERE ticket_id = $1",
              id, "Reopen|The ticket was reopened.|" TECH1);
-    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, old_value,"
-             " new_value, changed_by_id), ',') FROM history"
-             " WHERE ticket_id = $1", id,
-             "status|Resolved|Reopened|" TECH1);
+    /* the status, then resolvedOn cleared (closedOn was not set) */
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, "
+             ISO("old_value") ", new_value, changed_by_id), ','"
+             " ORDER BY id) FROM history WHERE ticket_id = $1", id,
+             "status|Resolved|Reopened|" TECH1 ",resolvedOn|ISO||" TECH1);
+    snprintf(want, sizeof(want), "%s|t", was);
+    assert_q("SELECT format('%s|%s', old_value, new_value IS NULL)"
+             " FROM history WHERE ticket_id = $1 AND field = 'resolvedOn'",
+             id, want);
+    free(was);
     ck_assert_int_eq(count_of("outbox", id), 0);
 
     /* closed a day ago, locked after seven */
@@ -1125,6 +1227,11 @@ START_TEST(reopen_ok)
     assert_q("SELECT format('%s|%s|%s', status_id, resolved_on IS NULL,"
              " closed_on IS NULL) FROM tickets WHERE id = $1", closed,
              "7|t|t");
+    assert_q("SELECT string_agg(format('%s|%s|%s|%s', field, "
+             ISO("old_value") ", new_value, changed_by_id), ','"
+             " ORDER BY id) FROM history WHERE ticket_id = $1", closed,
+             "status|Closed|Reopened|" ADMIN ",resolvedOn|ISO||" ADMIN
+             ",closedOn|ISO||" ADMIN);
 
     /* a Member with the permission, on their own ticket */
     ticket(MEMBER1, 5, NULL, id);
@@ -1223,6 +1330,7 @@ resolve_suite(void)
     tcase_add_test(tc, resolve_ok);
     tcase_add_test(tc, resolve_tpi);
     tcase_add_test(tc, resolve_again);
+    tcase_add_test(tc, resolve_closed);
     tcase_add_test(tc, resolve_validation);
     tcase_add_test(tc, resolve_refused);
     suite_add_tcase(s, tc);

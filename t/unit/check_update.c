@@ -1139,7 +1139,7 @@ START_TEST(delete)
 {
     tk_principal_t   p;
     cJSON           *j;
-    char            *id, *before, *v, *model;
+    char            *id, *before, *v, *model, hist[128];
 
     id = new_ticket(MEMBER1, TECH1);
     before = snapshot(id);
@@ -1173,6 +1173,10 @@ START_TEST(delete)
                  cJSON_GetObjectItem(j, "updatedOn")->valuestring);
         ck_assert_str_eq(v, want);
     }
+    /* isDeleted, then deletedOn as the answer and the row have it */
+    snprintf(hist, sizeof(hist), "isDeleted:false>true;"
+             "deletedOn:~>%s",
+             cJSON_GetObjectItem(j, "deletedOn")->valuestring);
     free(v);
     ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "assignee"),
                                          "id")->valuestring, TECH1);
@@ -1192,7 +1196,9 @@ START_TEST(delete)
     }
     cJSON_Delete(j);
     free(model);
-    assert_history(id, "isDeleted:false>true");
+    assert_history(id, hist);
+    assert_q(ADMIN, "SELECT string_agg(DISTINCT changed_by_id, ',')"
+             " FROM history WHERE ticket_id = $1::bigint", id, NULL);
 
     /* then 404 everywhere, and 400 for update (compat) */
     ck_assert_int_eq(delete_as(ADMIN_P, id), TK_ENOTFOUND);
@@ -1227,6 +1233,15 @@ START_TEST(delete_member)
     ck_assert_int_eq(delete_as(MEMBER1_ALL, mine), TK_OK);
     assert_q("t", "SELECT is_deleted FROM tickets WHERE id = $1::bigint",
              mine, NULL);
+    /* both rows, in the Member's name; deletedOn the ticket's */
+    assert_q("isDeleted:false>true;deletedOn:true", "SELECT string_agg(h.field"
+             " || ':' || CASE h.field WHEN 'deletedOn'"
+             " THEN (h.old_value IS NULL"
+             " AND h.new_value = iso_utc(t.deleted_on))::text"
+             " ELSE h.old_value || '>' || h.new_value END, ';' ORDER BY h.id)"
+             " FROM history h JOIN tickets t ON t.id = h.ticket_id"
+             " WHERE h.ticket_id = $1::bigint AND h.changed_by_id = '"
+             MEMBER1 "'", mine, NULL);
 
     free(before);
     free(mine);
@@ -1252,6 +1267,21 @@ START_TEST(delete_rollback)
     ck_assert_int_eq(delete_as(ADMIN_P, id), TK_EINTERNAL);
     ck_assert_ptr_null(res.body);
     free(q("DROP TRIGGER test_update_boom ON tickets", NULL, NULL));
+    assert_unchanged(id, before);
+
+    /* the deletedOn row fails: the delete goes with it */
+    free(before);
+    before = snapshot(id);
+    free(q("CREATE OR REPLACE FUNCTION test_update_boom() RETURNS trigger"
+           " LANGUAGE plpgsql AS $$ BEGIN"
+           " IF NEW.field = 'deletedOn' THEN RAISE EXCEPTION 'boom';"
+           " END IF; RETURN NEW; END $$", NULL, NULL));
+    free(q("CREATE OR REPLACE TRIGGER test_update_boom BEFORE INSERT ON"
+           " history FOR EACH ROW EXECUTE FUNCTION test_update_boom()", NULL,
+           NULL));
+    ck_assert_int_eq(delete_as(ADMIN_P, id), TK_EINTERNAL);
+    ck_assert_ptr_null(res.body);
+    free(q("DROP TRIGGER test_update_boom ON history", NULL, NULL));
     free(q("DROP FUNCTION test_update_boom()", NULL, NULL));
     assert_unchanged(id, before);
 
