@@ -4,6 +4,7 @@
 #   make deps     install the Debian packages that are missing
 #   make run      start PostgreSQL and nginx with demo data on 127.0.0.1:$(PORT)
 #   make test     Check unit tests and prove HTTP tests
+#   make bench    wrk and pgbench at a million tickets (bench/run; wrk needed)
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -13,7 +14,7 @@ NGX_SRC     ?= /usr/share/nginx/src
 B           := $(CURDIR)/build
 VERSION     := 0.1.0
 
-PKGS        := libpq libcjson libjwt openssl
+PKGS        := libpq libcjson libjwt openssl libcurl
 PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN        := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
@@ -36,9 +37,9 @@ UNIT_BIN    := $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
 
 DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                libcurl4-openssl-dev check postgresql postgresql-contrib \
-               pkg-config gcc make perl
+               pkg-config gcc make perl python3-aiosmtpd
 
-.PHONY: all lib ticketsctl module deps run test unit prove clean
+.PHONY: all lib ticketsctl module deps run test unit prove clean bench
 
 all: lib ticketsctl module
 
@@ -118,6 +119,10 @@ test: deps
 run: deps
 	$(MAKE) all
 	PORT=$(PORT) perl -It/lib t/run-demo.pl
+
+bench: deps
+	$(MAKE) all
+	bench/run
 
 clean:
 	rm -rf $(B)

@@ -15,6 +15,7 @@
 
 #include <tickets.h>
 #include "ngx_http_tickets_form.h"
+#include "ngx_http_tickets_jobs.h"
 
 
 #if !(NGX_THREADS)
@@ -331,8 +332,9 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
                        1, 1, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/resolve/{id}", NGX_HTTP_POST,
                        RESOLVE, 1, 1, NULL),
-    NGX_HTTP_TICKETS_R("/api/TicketsApi/confirm/{guid}",
-                       NGX_HTTP_TICKETS_GET, CONFIRM, 0, 0, NULL),
+    /* GET only: a HEAD from a link checker must not close the ticket */
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/confirm/{guid}", NGX_HTTP_GET,
+                       CONFIRM, 0, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/reopen/{id}", NGX_HTTP_POST, REOPEN,
                        1, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/note/{id}", NGX_HTTP_POST, NOTE,
@@ -874,27 +876,38 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
 {
     ngx_http_tickets_ctx_t  *ctx = data;
 
-    const char  *info;
+    tk_conn_t  *conn;
 
-    info = ctx->conf->db_c;
+    conn = ngx_http_tickets_thread_conn(ctx->conf->db_c);
+    if (conn == NULL) {
+        ctx->res.code = TK_ENOMEM;
+        return;
+    }
 
+    ctx->res.code = ngx_http_tickets_run(ctx, conn);
+}
+
+
+/* Shared with the jobs module's tasks (ngx_http_tickets_jobs.h). */
+tk_conn_t *
+ngx_http_tickets_thread_conn(const char *conninfo)
+{
     if (ngx_http_tickets_conn != NULL
-        && ngx_http_tickets_conn_info != info)
+        && ngx_strcmp(ngx_http_tickets_conn_info, conninfo) != 0)
     {
         tk_conn_close(ngx_http_tickets_conn);
         ngx_http_tickets_conn = NULL;
     }
 
     if (ngx_http_tickets_conn == NULL) {
-        if (tk_conn_open(&ngx_http_tickets_conn, info) != TK_OK) {
-            ctx->res.code = TK_ENOMEM;
-            return;
+        if (tk_conn_open(&ngx_http_tickets_conn, conninfo) != TK_OK) {
+            return NULL;
         }
 
-        ngx_http_tickets_conn_info = (char *) info;
+        ngx_http_tickets_conn_info = (char *) conninfo;
     }
 
-    ctx->res.code = ngx_http_tickets_run(ctx, ngx_http_tickets_conn);
+    return ngx_http_tickets_conn;
 }
 
 
@@ -1271,6 +1284,10 @@ ngx_http_tickets_task_done(ngx_event_t *ev)
     r->aio = 0;
 
     rc = ngx_http_tickets_respond(r, ctx);
+
+    if (ctx->res.outbox > 0) {
+        ngx_http_tickets_jobs_kick();
+    }
 
     tk_result_clear(&ctx->res);
 
@@ -1936,14 +1953,16 @@ ngx_http_tickets_disposition(ngx_http_request_t *r, const char *filename)
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(start, "attachment; filename=\"", 22);
+    p = ngx_cpymem(start, "attachment; filename=\"",
+                   sizeof("attachment; filename=\"") - 1);
 
     for (f = (const u_char *) filename; *f; f++) {
         *p++ = (*f < 0x20 || *f >= 0x7f || *f == '"' || *f == '\\')
                ? '_' : *f;
     }
 
-    p = ngx_cpymem(p, "\"; filename*=UTF-8''", 19);
+    p = ngx_cpymem(p, "\"; filename*=UTF-8''",
+                   sizeof("\"; filename*=UTF-8''") - 1);
 
     for (f = (const u_char *) filename; *f; f++) {
         if ((*f >= '0' && *f <= '9') || ((*f | 0x20) >= 'a' && (*f | 0x20) <= 'z')
@@ -2094,6 +2113,10 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         || (conf->issuer.len && conf->issuer_c == NULL)
         || (conf->audience.len && conf->audience_c == NULL))
     {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tickets_jobs_target(cf, conf->db_c, conf->pool) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -48,6 +48,27 @@ sub count {
     return scalar $t->psql("SELECT count(*) FROM $sql");
 }
 
+# A date as iso_utc() writes it (ISO 8601 UTC, whole seconds) that parses.
+sub is_iso {
+    my ($v) = @_;
+    return defined $v && $v !~ /\./
+        && defined eval { Tickets::Test::iso_epoch($v) } ? 1 : 0;
+}
+
+# The history rows of a ticket, oldest first, as "field|old|new|by" with
+# NULL as '', each date as 'ISO' and each user by name.
+sub history_of {
+    my ($id) = @_;
+    my %name = reverse %ID;
+    return [map {
+        join '|', $_->{field},
+            (map { !defined $_ ? '' : is_iso($_) ? 'ISO' : $_ }
+                @$_{qw(old_value new_value)}),
+            $name{$_->{changed_by_id} // ''} // '?'
+    } $t->rows('SELECT field, old_value, new_value, changed_by_id'
+        . " FROM history WHERE ticket_id = $id ORDER BY id")];
+}
+
 # The conversation answered: keys, type, the principal as createdBy.
 sub conversation_ok {
     my ($r, $status, $type, $by, $name) = @_;
@@ -110,6 +131,12 @@ ok defined $first && abs($first - time) < 60,
 is $t->http(GET => "$API/$id", token => $admin)->{json}{firstRespondedOn},
     $t->psql("SELECT iso_utc(first_responded_on) FROM tickets WHERE id = $id"),
     'firstRespondedOn in the ticket';
+is_deeply history_of($id), ['firstRespondedOn||ISO|admin'],
+    'reply by staff: a firstRespondedOn history row, by the principal';
+is $t->psql("SELECT new_value FROM history WHERE ticket_id = $id"
+    . " AND field = 'firstRespondedOn'"),
+    $t->psql("SELECT iso_utc(first_responded_on) FROM tickets WHERE id = $id"),
+    'the firstRespondedOn of the history is the ticket\'s';
 
 sleep 1.1;
 $r = post(reply => $id, [Id => $id, Title => 'Again', SendTo =>
@@ -117,6 +144,8 @@ $r = post(reply => $id, [Id => $id, Title => 'Again', SendTo =>
 conversation_ok($r, 200, 'Reply', 'tech1', 'second reply');
 is $t->psql('SELECT extract(epoch FROM first_responded_on) FROM tickets'
     . " WHERE id = $id"), $first, 'firstRespondedOn is set once';
+is_deeply history_of($id), ['firstRespondedOn||ISO|admin'],
+    'second reply: no second firstRespondedOn row';
 is count("outbox WHERE ticket_id = $id"), 2, 'second reply: a second email';
 
 
@@ -131,6 +160,8 @@ $r = post(forward => $id, [Id => $id, Title => 'Fwd: VPN', SendTo =>
     'vendor@example.net', HasDraft => 'true', Message => 'See the logs.'],
     token => $tech1, files => \@files);
 $j = conversation_ok($r, 200, 'Forward', 'tech1', 'forward with uploads');
+is_deeply history_of($id), ['firstRespondedOn||ISO|tech1'],
+    'forward by staff: the first response in the history';
 my @att = sort { $a->{fileName} cmp $b->{fileName} }
     @{$j->{attachments} // []};
 is_deeply [map { my %a = %$_; delete $a{id}; \%a } @att], [
@@ -162,6 +193,10 @@ $r = $t->http(GET => "$API/attachment/$png", token => $member2);
 is $r->{status}, 200, 'attachment: the requester downloads it';
 is $r->{content}, $binary, 'attachment: the bytes';
 like $r->{headers}{'content-type'} // '', qr{^image/png$}, 'attachment: type';
+is $r->{headers}{'content-disposition'},
+    q{attachment; filename="screen.png"; filename*=UTF-8''screen.png},
+    'attachment: Content-Disposition, RFC 6266';
+is $r->{headers}{'x-content-type-options'}, 'nosniff', 'attachment: nosniff';
 $r = $t->http(GET => "$API/attachment/$png", token => $member1);
 $t->problem_ok($r, 404, 'attachment: another member: 404');
 $r = $t->http(GET => "$API/attachment/999999999", token => $admin);
@@ -229,6 +264,7 @@ is count('conversations') + count('outbox'), $before,
 is $t->psql("SELECT coalesce(iso_utc(first_responded_on), 'none')"
     . " FROM tickets WHERE id = $id"), 'none',
     'no first response either';
+is_deeply history_of($id), [], 'and no history row';
 
 
 # Notes ---------------------------------------------------------------
@@ -253,6 +289,7 @@ is count('outbox'), $before, 'a note sends no email';
 is $t->psql("SELECT coalesce(iso_utc(first_responded_on), 'none')"
     . " FROM tickets WHERE id = $id"), 'none',
     'a note is no first response';
+is_deeply history_of($id), [], 'a note: no history row';
 
 $r = post(note => $id, [Id => $id], token => $tech1);
 $t->problem_ok($r, 400, 'note: Message missing: 400');
@@ -343,6 +380,7 @@ $j = conversation_ok($r, 200, 'RequesterReply', 'member1',
 
 # on a Resolved ticket: reopened, with history; a multipart with a file
 $id = ticket(status => 5);
+my $was = $t->psql("SELECT iso_utc(resolved_on) FROM tickets WHERE id = $id");
 $r = reqreply($id, 'member1', $member1, files => [['Uploads', 'photo.jpg',
     'image/jpeg', "\xff\xd8\xff\xe0jpeg"]]);
 $j = conversation_ok($r, 200, 'RequesterReply', 'member1',
@@ -353,9 +391,15 @@ is_deeply $g->{status}, { id => 7, status => 'Reopened',
     statusType => 'Open' }, 'reqreply: the ticket is reopened';
 is $g->{resolvedOn}, undef, 'reqreply: resolvedOn cleared';
 is_deeply [$t->rows("SELECT field, old_value, new_value, changed_by_id"
-    . " FROM history WHERE ticket_id = $id")], [{ field => 'status',
-    old_value => 'Resolved', new_value => 'Reopened',
+    . " FROM history WHERE ticket_id = $id AND field = 'status'")],
+    [{ field => 'status', old_value => 'Resolved', new_value => 'Reopened',
     changed_by_id => $ID{member1} }], 'reqreply: the status in the history';
+is_deeply history_of($id),
+    ['status|Resolved|Reopened|member1', 'resolvedOn|ISO||member1'],
+    'reqreply: then resolvedOn cleared (closedOn was unset)';
+is $t->psql("SELECT old_value FROM history WHERE ticket_id = $id"
+    . " AND field = 'resolvedOn'"), $was,
+    'reqreply: the old resolvedOn is the date the ticket had';
 is count("conversations WHERE ticket_id = $id"), 1,
     'reqreply: the reply records the reopen, no other conversation';
 
@@ -376,6 +420,9 @@ is reqreply($id, 'member1', $member1)->{status}, 200,
     'reqreply on a Closed ticket not locked yet: 200';
 is $t->psql("SELECT status_id FROM tickets WHERE id = $id"), 7,
     'reqreply: a Closed ticket not locked is reopened';
+is_deeply history_of($id), ['status|Closed|Reopened|member1',
+    'resolvedOn|ISO||member1', 'closedOn|ISO||member1'],
+    'reqreply: the status, resolvedOn and closedOn in the history';
 
 # who may not
 $id = ticket(status => 5);

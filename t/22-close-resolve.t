@@ -74,6 +74,35 @@ sub history_count {
     scalar $t->psql("SELECT count(*) FROM history WHERE ticket_id = $_[0]");
 }
 
+# A date as iso_utc() writes it (ISO 8601 UTC, whole seconds) that parses.
+sub is_iso {
+    my ($v) = @_;
+    return defined $v && $v !~ /\./
+        && defined eval { Tickets::Test::iso_epoch($v) } ? 1 : 0;
+}
+
+# The history rows of a ticket, oldest first, as "field|old|new|by" with
+# NULL as '', each date as 'ISO' and each user by name.
+sub history_of {
+    my ($id) = @_;
+    my %name = reverse %U;
+    return [map {
+        join '|', $_->{field},
+            (map { !defined $_ ? '' : is_iso($_) ? 'ISO' : $_ }
+                @$_{qw(old_value new_value)}),
+            $name{$_->{changed_by_id} // ''} // '?'
+    } $t->rows('SELECT field, old_value, new_value, changed_by_id'
+        . " FROM history WHERE ticket_id = $id ORDER BY id")];
+}
+
+# The new value of a ticket's latest history row of field.
+sub history_new {
+    my ($id, $field) = @_;
+    return scalar $t->psql('SELECT coalesce(new_value, \'NULL\')'
+        . " FROM history WHERE ticket_id = $id AND field = '$field'"
+        . ' ORDER BY id DESC LIMIT 1');
+}
+
 
 # Close ------------------------------------------------------------------
 
@@ -139,9 +168,11 @@ sub history_count {
         . ' conversations c ON c.id = a.conversation_id'
         . " WHERE a.ticket_id = $id AND c.type = 'Closure'")],
         ['merge.txt'], 'the upload is on the Closure conversation';
-    is_deeply [$t->psql("SELECT field || '|' || old_value || '|' || new_value"
-        . " FROM history WHERE ticket_id = $id")],
-        ['status|In Progress|Closed'], 'a history row for the status';
+    is_deeply history_of($id),
+        ['status|In Progress|Closed|tech1', 'closedOn||ISO|tech1'],
+        'history rows for the status and closedOn, by the principal';
+    is history_new($id, 'closedOn'), $g->{closedOn},
+        'the closedOn of the history is the ticket\'s';
     my @o = $t->rows("SELECT channel, event, recipients, payload FROM outbox"
         . " WHERE ticket_id = $id");
     is scalar @o, 1, 'Acknowledged: one notification';
@@ -222,6 +253,11 @@ my ($resolved, $link);
     is_deeply [$t->psql("SELECT type || '|' || message FROM conversations"
         . " WHERE ticket_id = $id")], ['Resolution|Replaced the toner.'],
         'a Resolution conversation';
+    is_deeply history_of($id), ['resolution||Replaced the toner.|tech1',
+        'status|Open|Resolved|tech1', 'resolvedOn||ISO|tech1'],
+        'history rows for the resolution, the status and resolvedOn';
+    is history_new($id, 'resolvedOn'), $g->{resolvedOn},
+        'the resolvedOn of the history is the ticket\'s';
 
     my @o = $t->rows("SELECT channel, event, recipients, payload FROM outbox"
         . " WHERE ticket_id = $id");
@@ -263,6 +299,13 @@ my ($resolved, $link);
         ["Replaced the drum.|$U{tech1}"], 'the resolution is updated';
     is $t->psql("SELECT count(*) FROM conversations WHERE ticket_id = $id"
         . " AND type = 'Resolution'"), 2, 'a second Resolution conversation';
+    is_deeply [@{history_of($id)}[3 .. $#{history_of($id)}]],
+        ['resolution|Replaced the toner.|Replaced the drum.|admin',
+         'resolvedOn|ISO|ISO|admin'],
+        'history: the resolution and resolvedOn again, not the status';
+    is history_new($id, 'resolvedOn'),
+        $t->psql("SELECT iso_utc(resolved_on) FROM tickets WHERE id = $id"),
+        'the resolvedOn of the history is the ticket\'s';
     my $new = $t->psql("SELECT payload->>'closeLink' FROM outbox"
         . " WHERE ticket_id = $id ORDER BY id DESC LIMIT 1");
     isnt $new, $link, 'a new close link';
@@ -314,6 +357,8 @@ my ($resolved, $link);
     my $other = $t->psql('SELECT gen_random_uuid()');
     is $t->http(GET => "/api/TicketsApi/confirm/$other?token=$token")
         ->{status}, 400, 'the token on another guid: 400';
+    # a link checker's HEAD must not spend the link
+    is $t->http(HEAD => $path)->{status}, 405, 'HEAD on the link: 405';
     unchanged($id, $before, 'refused links');
 
     # clicked: closed as acknowledged by the requester, no JWT, no email
@@ -335,6 +380,12 @@ my ($resolved, $link);
         "Closure|$U{member1}", 'a Closure conversation';
     is $t->psql("SELECT count(*) FROM outbox WHERE ticket_id = $id"), $emails,
         'no email: the requester clicked';
+    is_deeply [@{history_of($id)}[-2, -1]],
+        ['status|Resolved|Closed|member1', 'closedOn||ISO|member1'],
+        'history: the status and closedOn, by the requester';
+    is history_new($id, 'closedOn'),
+        $t->psql("SELECT iso_utc(closed_on) FROM tickets WHERE id = $id"),
+        'the closedOn of the history is the ticket\'s';
 
     # used
     $before = state_of($id);
@@ -387,6 +438,8 @@ my ($resolved, $link);
         "a Member reopening another's ticket: 404");
     unchanged($id, $before, 'refused reopens');
 
+    my $was = $t->psql("SELECT iso_utc(resolved_on) FROM tickets"
+        . " WHERE id = $id");
     my $r = post(reopen => $id, [], $tech1);
     is $r->{status}, 204, 'reopen a Resolved ticket: 204'
         or diag $r->{content};
@@ -398,9 +451,18 @@ my ($resolved, $link);
     is_deeply [$t->psql("SELECT type || '|' || created_by_id FROM"
         . " conversations WHERE ticket_id = $id")], ["Reopen|$U{tech1}"],
         'a Reopen conversation';
-    is_deeply [$t->psql("SELECT field || '|' || old_value || '|' || new_value"
-        . " FROM history WHERE ticket_id = $id")],
-        ['status|Resolved|Reopened'], 'a history row for the status';
+    is_deeply history_of($id),
+        ['status|Resolved|Reopened|tech1', 'resolvedOn|ISO||tech1'],
+        'history rows for the status and resolvedOn (closedOn was unset)';
+    is $t->psql("SELECT old_value FROM history WHERE ticket_id = $id"
+        . " AND field = 'resolvedOn'"), $was,
+        'the old resolvedOn is the date the ticket had';
+
+    # and the history endpoint shows them
+    my $hist = $t->http(GET => "/api/TicketsApi/$id/history",
+        token => $admin)->{json};
+    is_deeply [map { $_->{field} } @{ref $hist eq 'ARRAY' ? $hist : []}],
+        [qw(status resolvedOn)], 'GET history: status, resolvedOn';
 
     $before = state_of($id);
     $r = post(reopen => $id, [], $tech1);
@@ -422,6 +484,9 @@ my ($resolved, $link);
     is $r->{status}, 204, 'not locked after 7 days: 204';
     is $t->psql("SELECT status_id FROM tickets WHERE id = $closed"), 7,
         'reopened';
+    is_deeply history_of($closed), ['status|Closed|Reopened|admin',
+        'resolvedOn|ISO||admin', 'closedOn|ISO||admin'],
+        'history rows for the status, resolvedOn and closedOn';
 }
 
 done_testing;

@@ -311,6 +311,40 @@ int tk_ticket_escalate(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, tk_result_t *res);
 
 
+/*
+ * Notifications and background jobs (SPEC 4).  docs/notifications.md has
+ * the settings, the messages and the signature.
+ */
+
+/* once per process, before any thread delivers (libcurl's global init) */
+int tk_outbox_init(void);
+/*
+ * Claims up to max due notifications with a lease, sends them (SMTP or an
+ * HTTP POST, outside any transaction) and marks each sent, to retry or
+ * failed.  Returns how many it claimed (max: there may be more), or a
+ * TK_E* code.  res->message is a summary, res->body (text, or NULL) one
+ * line per notification that failed: "retry: ..." or "failed: ...".
+ * Blocks for up to a few seconds per notification.
+ */
+int tk_outbox_deliver(tk_conn_t *conn, int max, tk_result_t *res);
+/* ticketsctl: a JSON array of the pending and failed notifications, or of
+ * those of one status ("pending", "failed", "sent"); the newest 1000 */
+int tk_outbox_list(tk_conn_t *conn, const char *status, tk_result_t *res);
+/*
+ * Queues again, due now with its attempts reset, the notification of that
+ * id or uuid (TK_ENOTFOUND; TK_ECONFLICT when it was sent or is being
+ * sent), or every failed one when id is NULL.  res->total: how many.
+ */
+int tk_outbox_retry(tk_conn_t *conn, const char *id, tk_result_t *res);
+/*
+ * The escalation job: escalates up to max active tickets past their due
+ * date, unless it ran elsewhere less than escalation_interval_seconds ago
+ * or runs elsewhere now.  Returns how many it escalated or a TK_E* code;
+ * *next is the number of seconds after which to call it again.
+ */
+int tk_escalate_due(tk_conn_t *conn, int max, int *next, tk_result_t *res);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,10 +36,15 @@ enum {
     CTL_OPT_ISS,
     CTL_OPT_AUD,
     CTL_OPT_LIFETIME,
+    CTL_OPT_STATUS,
+    CTL_OPT_ALL_FAILED,
     CTL_OPT_N
 };
 
 #define CTL_O(opt)  (1u << (opt))
+
+/* the options that take no value: present or not */
+#define CTL_FLAGS   CTL_O(CTL_OPT_ALL_FAILED)
 
 typedef struct ctl_cmd_s  ctl_cmd_t;
 
@@ -71,6 +76,8 @@ static int ctl_token(ctl_t *ctl);
 static int ctl_setting_get(ctl_t *ctl);
 static int ctl_setting_set(ctl_t *ctl);
 static int ctl_setting_list(ctl_t *ctl);
+static int ctl_outbox_list(ctl_t *ctl);
+static int ctl_outbox_retry(ctl_t *ctl);
 static int ctl_help(ctl_t *ctl);
 static int ctl_parse(ctl_t *ctl, int argc, char **argv);
 static int ctl_print_body(ctl_t *ctl, int rc);
@@ -81,7 +88,7 @@ static void ctl_usage_all(FILE *out);
 
 static const char *const  ctl_opt_names[CTL_OPT_N] = {
     "email", "name", "role", "password", "key", "alg", "iss", "aud",
-    "lifetime"
+    "lifetime", "status", "all-failed"
 };
 
 static const ctl_cmd_t  ctl_cmds[] = {
@@ -107,6 +114,10 @@ static const ctl_cmd_t  ctl_cmds[] = {
     { "setting", "set", 2, 2, 0, 0, ctl_setting_set,
       "setting set KEY VALUE" },
     { "setting", "list", 0, 0, 0, 0, ctl_setting_list, "setting list" },
+    { "outbox", "list", 0, 0, CTL_O(CTL_OPT_STATUS), 0, ctl_outbox_list,
+      "outbox list [--status pending|failed|sent]" },
+    { "outbox", "retry", 0, 1, CTL_O(CTL_OPT_ALL_FAILED), 0,
+      ctl_outbox_retry, "outbox retry ID|UUID|--all-failed" },
     { "help", NULL, 0, 0, 0, 0, ctl_help, "help" }
 };
 
@@ -373,6 +384,38 @@ ctl_setting_list(ctl_t *ctl)
 }
 
 
+/* The pending and failed notifications (or those of --status), as JSON. */
+static int
+ctl_outbox_list(ctl_t *ctl)
+{
+    return ctl_print_body(ctl, tk_outbox_list(ctl->conn,
+                                              ctl->opt[CTL_OPT_STATUS],
+                                              &ctl->res));
+}
+
+
+/* Queues a notification again, or every failed one. */
+static int
+ctl_outbox_retry(ctl_t *ctl)
+{
+    int  rc;
+
+    if ((ctl->nargs == 1) == (ctl->opt[CTL_OPT_ALL_FAILED] != NULL)) {
+        return ctl_usage(ctl->cmd, "give an ID or --all-failed%s", "");
+    }
+
+    rc = tk_outbox_retry(ctl->conn, ctl->nargs == 1 ? ctl->args[0] : NULL,
+                         &ctl->res);
+
+    if (rc == TK_OK) {
+        printf("%lld notification%s queued again\n",
+               (long long) ctl->res.total, ctl->res.total == 1 ? "" : "s");
+    }
+
+    return rc;
+}
+
+
 static int
 ctl_help(ctl_t *ctl)
 {
@@ -422,6 +465,14 @@ ctl_parse(ctl_t *ctl, int argc, char **argv)
 
         if (o == CTL_OPT_N) {
             return ctl_usage(cmd, "unknown option \"%s\"", arg);
+        }
+
+        if (CTL_O(o) & CTL_FLAGS) {
+            if (eq != NULL) {
+                return ctl_usage(cmd, "%s takes no value", arg);
+            }
+            ctl->opt[o] = "";
+            continue;
         }
 
         if (eq != NULL) {
