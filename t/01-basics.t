@@ -34,6 +34,23 @@ $r = $t->http(GET => '/api/TicketsApi/1');
 is $r->{status}, 401, 'no token: 401';
 ok $r->{headers}{'x-request-id'}, 'X-Request-Id on a 401';
 
+# ... and in the logs: the access log's $tickets_request_id, the module's
+# own error-log lines.
+$r = $t->http(GET => '/api/TicketsApi/1',
+    headers => { 'X-Request-Id' => 'client-id-44' });
+is $r->{status}, 401, 'a 401 with an X-Request-Id';
+my $access = '';
+for (1 .. 20) {
+    $access = Tickets::Test::_slurp($t->dir . '/access.log');
+    last if $access =~ /client-id-44/;
+    select undef, undef, undef, 0.1;
+}
+like $access, qr{"GET /api/health HTTP/1\.1" 200 .* rid=client-id-42$}m,
+    'the access log carries the request id';
+like $access, qr{ 401 .* rid=client-id-44$}m, 'also of a 401';
+like $t->error_log, qr/tickets: 401 .*request id client-id-44/,
+    'the error log names the request id';
+
 # Routes are case-insensitive (below the nginx location /api/).
 for my $path ('/api/ticketsapi/1', '/api/TICKETSAPI/1', '/api/TicketsApi/1',
               '/api/TicketsApi/1?unused=1')

@@ -207,7 +207,10 @@ events {
 }
 
 http {
-    access_log $d/access.log;
+    log_format tickets '\$remote_addr [\$time_local] "\$request" \$status '
+                       '\$body_bytes_sent \$request_time '
+                       'rid=\$tickets_request_id';
+    access_log $d/access.log tickets;
     client_body_temp_path $d/client_body_temp;
     proxy_temp_path $d/proxy_temp;
     fastcgi_temp_path $d/fastcgi_temp;
