@@ -98,10 +98,11 @@ $(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC)
 	rm -f $@
 	$(MAKE) -s -f $(B)/nginx/Makefile -C $(NGX_SRC) modules
 
-$(B)/t/check_%: t/unit/check_%.c $(B)/libtickets.a $(FORM_SRC) $(LIB_HDR)
+$(B)/t/check_%: t/unit/check_%.c t/unit/testlib.c t/unit/testlib.h \
+                $(B)/libtickets.a $(FORM_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -I$(MOD_DIR) -o $@ $< $(FORM_SRC) $(B)/libtickets.a \
-	    $(PKG_LIBS) $(shell pkg-config --libs check)
+	$(CC) $(ALL_CFLAGS) -I$(MOD_DIR) -o $@ $< t/unit/testlib.c $(FORM_SRC) \
+	    $(B)/libtickets.a $(PKG_LIBS) $(shell pkg-config --libs check)
 
 unit: $(UNIT_BIN) $(B)/ticketsctl
 	perl -It/lib t/unit/run.pl $(UNIT_BIN)

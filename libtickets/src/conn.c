@@ -183,21 +183,48 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
 }
 
 
+/* Before a statement: TK_OK when there is a connection to send it on,
+ * else the error in res. */
+static int
+tk__db_use(tk_conn_t *c, tk_result_t *res)
+{
+    c->sqlstate[0] = '\0';
+
+    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
+        return res->code;
+    }
+
+    if (c->pg == NULL) {
+        return tk__fail(res, TK_EUNAVAIL, "database connection lost");
+    }
+
+    return TK_OK;
+}
+
+
+/* After a statement: r when it succeeded, else NULL with the error in
+ * res (r cleared). */
+static PGresult *
+tk__db_result(tk_conn_t *c, PGresult *r, tk_result_t *res)
+{
+    ExecStatusType  s;
+
+    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        return tk__failed(c, r, res);
+    }
+
+    return r;
+}
+
+
 PGresult *
 tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, tk_result_t *res)
 {
-    PGresult        *r;
-    ExecStatusType   s;
+    PGresult  *r;
 
-    c->sqlstate[0] = '\0';
-
-    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
-        return NULL;
-    }
-
-    if (c->pg == NULL) {
-        tk__fail(res, TK_EUNAVAIL, "database connection lost");
+    if (tk__db_use(c, res) != TK_OK) {
         return NULL;
     }
 
@@ -215,14 +242,8 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         c->prepared[c->nprepared++] = st;
     }
 
-    r = PQexecPrepared(c->pg, st->name, st->nparams, v, lengths, formats, 0);
-
-    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-        return tk__failed(c, r, res);
-    }
-
-    return r;
+    return tk__db_result(c, PQexecPrepared(c->pg, st->name, st->nparams, v,
+                                           lengths, formats, 0), res);
 }
 
 
@@ -230,28 +251,12 @@ PGresult *
 tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
     const char *const *v, tk_result_t *res)
 {
-    PGresult        *r;
-    ExecStatusType   s;
-
-    c->sqlstate[0] = '\0';
-
-    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
+    if (tk__db_use(c, res) != TK_OK) {
         return NULL;
     }
 
-    if (c->pg == NULL) {
-        tk__fail(res, TK_EUNAVAIL, "database connection lost");
-        return NULL;
-    }
-
-    r = PQexecParams(c->pg, st->sql, st->nparams, NULL, v, NULL, NULL, 0);
-
-    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-        return tk__failed(c, r, res);
-    }
-
-    return r;
+    return tk__db_result(c, PQexecParams(c->pg, st->sql, st->nparams, NULL,
+                                         v, NULL, NULL, 0), res);
 }
 
 
@@ -273,24 +278,14 @@ tk__sqlstate(const tk_conn_t *c)
 int
 tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
 {
-    PGresult        *r;
-    ExecStatusType   s;
+    PGresult  *r;
 
-    c->sqlstate[0] = '\0';
-
-    if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
+    if (tk__db_use(c, res) != TK_OK) {
         return res->code;
     }
 
-    if (c->pg == NULL) {
-        return tk__fail(res, TK_EUNAVAIL, "database connection lost");
-    }
-
-    r = PQexec(c->pg, sql);
-
-    s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-        tk__failed(c, r, res);
+    r = tk__db_result(c, PQexec(c->pg, sql), res);
+    if (r == NULL) {
         return res->code;
     }
 

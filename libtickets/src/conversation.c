@@ -188,49 +188,12 @@ typedef struct {
 } tk__conv_op_t;
 
 
-/*
- * A text field into *out: NULL when absent or blank (as ASP.NET binds
- * it); an error when required and absent, not UTF-8, or longer than max
- * code points (0: no limit).  TK_OK or TK_ENOMEM.
- */
-static int
-tk__conv_text(const tk_form_t *form, const char *name, int required,
-    long max, const char **out, cJSON **errors)
-{
-    const char  *s;
-    long         n;
-
-    *out = NULL;
-    s = tk_form_get(form, name);
-
-    if (tk__blank(s)) {
-        return required ? tk__error_add(errors, name,
-                                        "The %s field is required.", name)
-                        : TK_OK;
-    }
-
-    n = tk__utf8_count(s);
-    if (n < 0) {
-        return tk__error_add(errors, name,
-                             "The field %s contains invalid UTF-8.", name);
-    }
-
-    if (max > 0 && n > max) {
-        return tk__error_add(errors, name, "The field %s must be a string "
-                             "with a maximum length of %ld.", name, max);
-    }
-
-    *out = s;
-    return TK_OK;
-}
-
-
 /* Addresses separated by commas or semicolons. */
 static int
 tk__conv_addresses(const tk_form_t *form, const char *name, int required,
     const char **out, cJSON **errors)
 {
-    if (tk__conv_text(form, name, required, 0, out, errors) != TK_OK) {
+    if (tk__text_field(form, name, required, 0, out, errors) != TK_OK) {
         return TK_ENOMEM;
     }
 
@@ -309,11 +272,11 @@ tk__conv_id(const tk_form_t *form, int64_t id, int *mismatch,
 static int
 tk__conv_parse_reply(const tk_form_t *form, tk__conv_t *cv, cJSON **errors)
 {
-    if (tk__conv_text(form, "Title", 1, 255, &cv->title, errors) != TK_OK
+    if (tk__text_field(form, "Title", 1, 255, &cv->title, errors) != TK_OK
         || tk__conv_addresses(form, "SendTo", 1, &cv->send_to, errors)
            != TK_OK
         || tk__conv_addresses(form, "CcTo", 0, &cv->cc_to, errors) != TK_OK
-        || tk__conv_text(form, "Message", 0, 0, &cv->message, errors)
+        || tk__text_field(form, "Message", 0, 0, &cv->message, errors)
            != TK_OK)
     {
         return TK_ENOMEM;
@@ -339,7 +302,7 @@ tk__conv_parse_forward(const tk_form_t *form, tk__conv_t *cv,
 static int
 tk__conv_parse_note(const tk_form_t *form, tk__conv_t *cv, cJSON **errors)
 {
-    if (tk__conv_text(form, "Message", 1, 0, &cv->message, errors) != TK_OK)
+    if (tk__text_field(form, "Message", 1, 0, &cv->message, errors) != TK_OK)
     {
         return TK_ENOMEM;
     }
@@ -353,10 +316,10 @@ static int
 tk__conv_parse_reqreply(const tk_form_t *form, tk__conv_t *cv,
     cJSON **errors)
 {
-    if (tk__conv_text(form, "Username", 1, 255, &cv->username, errors)
+    if (tk__text_field(form, "Username", 1, 255, &cv->username, errors)
         != TK_OK
-        || tk__conv_text(form, "Title", 1, 255, &cv->title, errors) != TK_OK
-        || tk__conv_text(form, "Message", 0, 0, &cv->message, errors)
+        || tk__text_field(form, "Title", 1, 255, &cv->title, errors) != TK_OK
+        || tk__text_field(form, "Message", 0, 0, &cv->message, errors)
            != TK_OK)
     {
         return TK_ENOMEM;
@@ -500,18 +463,9 @@ tk__conv_store(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     const char        *recipients;
     PGresult          *r;
     char               conv_id[24];
-    int                rc;
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         return res->code;
-    }
-
-    if (key != NULL) {
-        rc = tk__idem_claim(c, p, key, sha, res);
-        if (rc != 0) {
-            tk__rollback(c);
-            return rc > 0 ? res->code : rc;
-        }
     }
 
     if (tk__ticket_lock(c, p, id, &t, res) != TK_OK) {
@@ -574,26 +528,11 @@ tk__conv_store(tk_conn_t *c, const tk_principal_t *p, int64_t id,
 
     res->code = op->code;
     res->id = op->code == TK_CREATED ? id : 0;
-
-    /* the answer is read whole before res could take an error */
-    if (key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK) {
-        goto failed;
-    }
-
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
-    return op->code;
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
-    tk__rollback(c);
-    free(res->body);
-    res->body = NULL;
-    res->body_len = 0;
-    res->id = 0;
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -610,25 +549,13 @@ tk__conv_post(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk__conv_t   cv;
     cJSON       *errors = NULL;
     char         scope[48], sha[65];
-    int          rc, mismatch;
+    int          mismatch;
 
     memset(&cv, 0, sizeof(cv));
 
-    if (key != NULL) {
-        if (tk__idem_check_key(key, res) != TK_OK) {
-            return res->code;
-        }
-
-        snprintf(scope, sizeof(scope), "%s:%lld", op->scope, (long long) id);
-        rc = tk__idem_hash(scope, form, op->names, sha);
-        if (rc != TK_OK) {
-            return tk__fail(res, rc, "request hash failed");
-        }
-
-        rc = tk__idem_lookup(c, p, key, sha, res);
-        if (rc != 0) {
-            return rc > 0 ? res->code : rc;
-        }
+    snprintf(scope, sizeof(scope), "%s:%lld", op->scope, (long long) id);
+    if (tk__write_replay(c, p, key, scope, form, op->names, sha, res) != 0) {
+        return res->code;
     }
 
     if (tk__conv_id(form, id, &mismatch, &errors) != TK_OK
@@ -732,34 +659,11 @@ int
 tk_ticket_conversations(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res)
 {
-    const char  *v[2];
-    PGresult    *r;
-    char         ids[24];
-
     if (id <= 0) {
         return tk__fail(res, TK_ENOTFOUND, "no ticket %lld", (long long) id);
     }
 
-    snprintf(ids, sizeof(ids), "%lld", (long long) id);
-    v[0] = ids;
-    v[1] = p->role == TK_ROLE_MEMBER ? p->user_id : NULL;
-
-    r = tk__exec(c, &tk__conv_list_stmt, v, res);
-    if (r == NULL) {
-        return res->code;
-    }
-
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids);
-    }
-
-    if (tk__take_body(r, res) != TK_OK) {
-        return res->code;
-    }
-
-    res->code = TK_OK;
-    return TK_OK;
+    return tk__ticket_read(c, p, id, &tk__conv_list_stmt, res);
 }
 
 

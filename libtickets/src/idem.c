@@ -332,3 +332,84 @@ tk__idem_store(tk_conn_t *c, const tk_principal_t *p, const char *key,
     PQclear(r);
     return TK_OK;
 }
+
+
+int
+tk__write_replay(tk_conn_t *c, const tk_principal_t *p, const char *key,
+    const char *scope, const tk_form_t *form, const char *const *names,
+    char sha[65], tk_result_t *res)
+{
+    int  rc;
+
+    if (key == NULL) {
+        return 0;
+    }
+
+    if (tk__idem_check_key(key, res) != TK_OK) {
+        return res->code;
+    }
+
+    rc = tk__idem_hash(scope, form, names, sha);
+    if (rc != TK_OK) {
+        return tk__fail(res, rc, "request hash failed");
+    }
+
+    /* a retry is answered before validation: what it named may have
+     * changed since */
+    return tk__idem_lookup(c, p, key, sha, res);
+}
+
+
+int
+tk__write_begin(tk_conn_t *c, const tk_principal_t *p, const char *key,
+    const char *sha, tk_result_t *res)
+{
+    int  rc;
+
+    if (tk__begin(c, res) != TK_OK) {
+        return res->code;
+    }
+
+    if (key == NULL) {
+        return 0;
+    }
+
+    /* < 0: an error; 1: the answer of a request that committed */
+    rc = tk__idem_claim(c, p, key, sha, res);
+    if (rc != 0) {
+        tk__rollback(c);
+    }
+
+    return rc;
+}
+
+
+int
+tk__write_commit(tk_conn_t *c, const tk_principal_t *p, const char *key,
+    tk_result_t *res)
+{
+    /* the answer is read whole before res could take an error */
+    if ((key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK)
+        || tk__commit(c, res) != TK_OK)
+    {
+        return tk__write_failed(c, res);
+    }
+
+    return res->code;
+}
+
+
+int
+tk__write_failed(tk_conn_t *c, tk_result_t *res)
+{
+    tk__rollback(c);
+
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    res->etag[0] = '\0';
+    res->id = 0;
+    res->outbox = 0;
+
+    return res->code;
+}

@@ -15,6 +15,22 @@
  *                                     two requests with one key serialize
  *   ... the write ...
  *   tk__idem_store(); tk__commit()
+ *
+ * A write takes these steps with the tk__write_* functions below:
+ *
+ *   if (tk__write_replay(c, p, key, scope, form, names, sha, res) != 0)
+ *       return res->code;
+ *   ... validation ...
+ *   if (tk__write_begin(c, p, key, sha, res) != 0)
+ *       return res->code;
+ *   ... the write, "goto failed" on an error ...
+ *   res->code = TK_CREATED;           (and the rest of the answer)
+ *   return tk__write_commit(c, p, key, res);
+ * failed:
+ *   return tk__write_failed(c, res);
+ *
+ * key may be NULL (no Idempotency-Key): then they only open, commit or
+ * roll back the transaction.
  */
 
 #ifndef TK_IDEM_H
@@ -46,6 +62,40 @@ int tk__idem_claim(tk_conn_t *c, const tk_principal_t *p, const char *key,
 /* Keeps answer (code, id, body, etag) under the key, in the transaction. */
 int tk__idem_store(tk_conn_t *c, const tk_principal_t *p, const char *key,
     const tk_result_t *answer, tk_result_t *res);
+
+
+/*
+ * Before validation: with a key, checks it, hashes the request (scope,
+ * names as tk__idem_hash) into sha and looks for its first answer.
+ * 0: go on (nothing to do without a key); else return res->code: the
+ * answer of a retry, or an error.
+ */
+int tk__write_replay(tk_conn_t *c, const tk_principal_t *p, const char *key,
+    const char *scope, const tk_form_t *form, const char *const *names,
+    char sha[65], tk_result_t *res);
+
+/*
+ * Opens the write's transaction and, with a key, claims it.  0: go on;
+ * else the transaction is rolled back: return res->code, an error or the
+ * answer of a request with the key that committed meanwhile.
+ */
+int tk__write_begin(tk_conn_t *c, const tk_principal_t *p, const char *key,
+    const char *sha, tk_result_t *res);
+
+/*
+ * The end of a write whose answer res holds, code set: keeps it under the
+ * key, if any, and commits.  Returns res->code: the answer's, or an error
+ * with the write undone as by tk__write_failed().
+ */
+int tk__write_commit(tk_conn_t *c, const tk_principal_t *p, const char *key,
+    tk_result_t *res);
+
+/*
+ * The end of a write that failed: rolls it back and drops what it had put
+ * in its answer (body, etag, id, queued notifications), keeping the error.
+ * Returns res->code.
+ */
+int tk__write_failed(tk_conn_t *c, tk_result_t *res);
 
 
 #endif /* TK_IDEM_H */

@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "result.h"
+#include "ticket.h"
 
 
 /* A JSON array of rows of table, [] when there is none. */
@@ -97,30 +98,9 @@ int
 tk_metadata(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res)
 {
-    const char  *v[2];
-    PGresult    *r;
-    char         ids[24];
-
     if (id < 0) {
         return tk__fail(res, TK_ENOTFOUND, "no ticket %lld", (long long) id);
     }
 
-    snprintf(ids, sizeof(ids), "%lld", (long long) id);
-    v[0] = id > 0 ? ids : NULL;
-    v[1] = p->role == TK_ROLE_MEMBER ? p->user_id : NULL;
-
-    r = tk__exec(c, &tk__metadata_stmt, v, res);
-    if (r == NULL) {
-        return res->code;
-    }
-
-    if (tk__take_body(r, res) != TK_OK) {
-        if (res->code == TK_ENOTFOUND) {
-            tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids);
-        }
-        return res->code;
-    }
-
-    res->code = TK_OK;
-    return TK_OK;
+    return tk__ticket_read(c, p, id, &tk__metadata_stmt, res);
 }

@@ -144,38 +144,6 @@ static const tk__stmt_t  tk__list_by_user_stmt = {
 };
 
 
-/* A text field: required or not, valid UTF-8, at most max characters. */
-static int
-tk__new_text(const tk_form_t *form, const char *name, int required,
-    long max, const char **out, cJSON **errors)
-{
-    const char  *s;
-    long         n;
-
-    s = tk_form_get(form, name);
-    if (tk__blank(s)) {
-        *out = NULL;
-        return required ? tk__error_add(errors, name,
-                                        "The %s field is required.", name)
-                        : TK_OK;
-    }
-
-    n = tk__utf8_count(s);
-    if (n < 0) {
-        return tk__error_add(errors, name,
-                             "The field %s contains invalid UTF-8.", name);
-    }
-
-    if (max > 0 && n > max) {
-        return tk__error_add(errors, name, "The field %s must be a string "
-                             "with a maximum length of %ld.", name, max);
-    }
-
-    *out = s;
-    return TK_OK;
-}
-
-
 /* The parameters of the insert, in its order. */
 enum {
     TK__NEW_TITLE = 0,
@@ -215,11 +183,12 @@ tk__new_validate(tk_conn_t *c, const tk_form_t *form, tk__new_t *nt,
     memset(cv, 0, sizeof(cv));
     memset(bad, 0, sizeof(bad));
 
-    rc |= tk__new_text(form, "Title", 1, 255, &nt->v[TK__NEW_TITLE], &errors);
-    rc |= tk__new_text(form, "Description", 1, 0,
-                       &nt->v[TK__NEW_DESCRIPTION], &errors);
-    rc |= tk__new_text(form, "Requester", 1, 0, &cv[0], &errors);
-    rc |= tk__new_text(form, "Email", 0, 0, &cv[1], &errors);
+    rc |= tk__text_field(form, "Title", 1, 255, &nt->v[TK__NEW_TITLE],
+                         &errors);
+    rc |= tk__text_field(form, "Description", 1, 0,
+                         &nt->v[TK__NEW_DESCRIPTION], &errors);
+    rc |= tk__text_field(form, "Requester", 1, 0, &cv[0], &errors);
+    rc |= tk__text_field(form, "Email", 0, 0, &cv[1], &errors);
 
     for (i = 0; i < TK__NEW_NIDS; i++) {
         raw = tk_form_get(form, tk__new_ids[i].name);
@@ -306,20 +275,11 @@ tk__new_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 {
     PGresult  *r;
     int64_t    id;
-    int        rc, on;
+    int        on;
     char       ids[24];
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         return res->code;
-    }
-
-    if (key != NULL) {
-        rc = tk__idem_claim(c, p, key, sha, res);
-        if (rc != 0) {
-            /* < 0: an error; 1: the answer of a request that committed */
-            tk__rollback(c);
-            return res->code;
-        }
     }
 
     nt->v[TK__NEW_PRINCIPAL] = p->user_id;
@@ -345,28 +305,11 @@ tk__new_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 
     res->id = id;
     res->code = TK_CREATED;
-
-    if (key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK) {
-        goto failed;
-    }
-
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
-    res->code = TK_CREATED;
-    return TK_CREATED;
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
-    tk__rollback(c);
-    free(res->body);
-    res->body = NULL;
-    res->body_len = 0;
-    res->etag[0] = '\0';
-    res->id = 0;
-    res->outbox = 0;
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -376,23 +319,11 @@ tk_ticket_new(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 {
     tk__new_t  nt;
     char       sha[65];
-    int        rc;
 
-    if (idempotency_key != NULL) {
-        if (tk__idem_check_key(idempotency_key, res) != TK_OK) {
-            return res->code;
-        }
-
-        if (tk__idem_hash("new", form, tk__new_fields, sha) != TK_OK) {
-            return tk__fail(res, TK_EINTERNAL, "request hash failed");
-        }
-
-        /* a retry is answered before validation: what it named may have
-         * changed since */
-        rc = tk__idem_lookup(c, p, idempotency_key, sha, res);
-        if (rc != 0) {
-            return res->code;
-        }
+    if (tk__write_replay(c, p, idempotency_key, "new", form, tk__new_fields,
+                         sha, res) != 0)
+    {
+        return res->code;
     }
 
     memset(&nt, 0, sizeof(nt));
@@ -425,7 +356,7 @@ tk_ticket_list_by_user(tk_conn_t *c, const tk_principal_t *p,
     char         offset[32], echo[68];
     int          rc = TK_OK;
 
-    if (tk__new_text(form, "username", 1, 0, &name, &errors) != TK_OK) {
+    if (tk__text_field(form, "username", 1, 0, &name, &errors) != TK_OK) {
         rc = TK_ENOMEM;
     }
 

@@ -21,6 +21,7 @@
 
 #include "crypto.h"
 #include "db.h"
+#include "idem.h"
 #include "outbox.h"
 #include "result.h"
 #include "settings.h"
@@ -833,17 +834,12 @@ tk_ticket_close(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         }
     }
 
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
     res->code = TK_NO_CONTENT;
-    return TK_NO_CONTENT;
+    return tk__write_commit(c, p, NULL, res);
 
 failed:
 
-    tk__rollback(c);
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -980,19 +976,14 @@ tk__resolve_store(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         goto failed;
     }
 
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
     free(link);
     res->code = TK_NO_CONTENT;
-    return TK_NO_CONTENT;
+    return tk__write_commit(c, p, NULL, res);
 
 failed:
 
     free(link);
-    tk__rollback(c);
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -1179,17 +1170,15 @@ tk_ticket_reopen(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     }
 
     if (tk__transition(c, p, &t, TK__TO_REOPENED, p->user_id,
-                       TK__REOPEN_MESSAGE, NULL, status, res) != TK_OK
-        || tk__commit(c, res) != TK_OK)
+                       TK__REOPEN_MESSAGE, NULL, status, res) != TK_OK)
     {
         goto failed;
     }
 
     res->code = TK_NO_CONTENT;
-    return TK_NO_CONTENT;
+    return tk__write_commit(c, p, NULL, res);
 
 failed:
 
-    tk__rollback(c);
-    return res->code;
+    return tk__write_failed(c, res);
 }

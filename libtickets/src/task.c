@@ -97,31 +97,12 @@ int
 tk_task_list(tk_conn_t *c, const tk_principal_t *p, int64_t ticket_id,
     tk_result_t *res)
 {
-    const char  *v[2];
-    PGresult    *r;
-    char         ids[24];
-
-    snprintf(ids, sizeof(ids), "%lld", (long long) ticket_id);
-    v[0] = ids;
-    v[1] = p->role == TK_ROLE_MEMBER ? p->user_id : NULL;
-
     if (ticket_id <= 0) {
-        return tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids);
+        return tk__fail(res, TK_ENOTFOUND, "no ticket %lld",
+                        (long long) ticket_id);
     }
 
-    r = tk__exec(c, &tk__task_list_stmt, v, res);
-    if (r == NULL) {
-        return res->code;
-    }
-
-    if (tk__take_body(r, res) != TK_OK) {
-        return res->code == TK_ENOTFOUND
-               ? tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids)
-               : res->code;
-    }
-
-    res->code = TK_OK;
-    return TK_OK;
+    return tk__ticket_read(c, p, ticket_id, &tk__task_list_stmt, res);
 }
 
 
@@ -193,17 +174,8 @@ tk__task_store(tk_conn_t *c, const tk_principal_t *p, int64_t ticket_id,
     char               echo[68];
     int                rc;
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         return res->code;
-    }
-
-    if (key != NULL) {
-        rc = tk__idem_claim(c, p, key, sha, res);
-        if (rc != 0) {
-            /* < 0: an error; 1: the answer of a request that committed */
-            tk__rollback(c);
-            return res->code;
-        }
     }
 
     if (tk__ticket_lock(c, p, ticket_id, &t, res) != TK_OK) {
@@ -238,26 +210,11 @@ tk__task_store(tk_conn_t *c, const tk_principal_t *p, int64_t ticket_id,
 
     res->id = ticket_id;
     res->code = TK_CREATED;
-
-    if (key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK) {
-        goto failed;
-    }
-
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
-    res->code = TK_CREATED;
-    return TK_CREATED;
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
-    tk__rollback(c);
-    free(res->body);
-    res->body = NULL;
-    res->body_len = 0;
-    res->id = 0;
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -267,7 +224,6 @@ tk_task_create(tk_conn_t *c, const tk_principal_t *p, int64_t ticket_id,
 {
     const char  *v[5];
     char         ids[24], due[40], scope[40], sha[65];
-    int          rc;
 
     if (!(p->perms & TK_PERM_UPDATE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Update is required");
@@ -280,20 +236,11 @@ tk_task_create(tk_conn_t *c, const tk_principal_t *p, int64_t ticket_id,
 
     snprintf(ids, sizeof(ids), "%lld", (long long) ticket_id);
 
-    if (idempotency_key != NULL) {
-        if (tk__idem_check_key(idempotency_key, res) != TK_OK) {
-            return res->code;
-        }
-
-        snprintf(scope, sizeof(scope), "task:%s", ids);
-        if (tk__idem_hash(scope, form, tk__task_fields, sha) != TK_OK) {
-            return tk__fail(res, TK_EINTERNAL, "request hash failed");
-        }
-
-        rc = tk__idem_lookup(c, p, idempotency_key, sha, res);
-        if (rc != 0) {
-            return res->code;
-        }
+    snprintf(scope, sizeof(scope), "task:%s", ids);
+    if (tk__write_replay(c, p, idempotency_key, scope, form, tk__task_fields,
+                         sha, res) != 0)
+    {
+        return res->code;
     }
 
     memset(v, 0, sizeof(v));
@@ -385,17 +332,15 @@ tk_task_complete(tk_conn_t *c, const tk_principal_t *p, int64_t task_id,
 
     if (tk__history_add(c, t.id, p->user_id, "TaskCompleted", NULL, title,
                         res) != TK_OK
-        || tk__ticket_touch(c, t.id, res) != TK_OK
-        || tk__commit(c, res) != TK_OK)
+        || tk__ticket_touch(c, t.id, res) != TK_OK)
     {
         goto failed;
     }
 
     res->code = TK_NO_CONTENT;
-    return TK_NO_CONTENT;
+    return tk__write_commit(c, p, NULL, res);
 
 failed:
 
-    tk__rollback(c);
-    return res->code;
+    return tk__write_failed(c, res);
 }

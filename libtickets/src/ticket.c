@@ -72,6 +72,35 @@ tk__ticket_json(tk_conn_t *c, const tk_principal_t *p, int64_t id,
 
 
 int
+tk__ticket_read(tk_conn_t *c, const tk_principal_t *p, int64_t id,
+    const tk__stmt_t *st, tk_result_t *res)
+{
+    const char  *v[2];
+    PGresult    *r;
+    char         ids[24];
+
+    snprintf(ids, sizeof(ids), "%lld", (long long) id);
+    v[0] = id > 0 ? ids : NULL;
+    v[1] = p->role == TK_ROLE_MEMBER ? p->user_id : NULL;
+
+    r = tk__exec(c, st, v, res);
+    if (r == NULL) {
+        return res->code;
+    }
+
+    if (tk__take_body(r, res) != TK_OK) {
+        if (res->code == TK_ENOTFOUND) {
+            tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids);
+        }
+        return res->code;
+    }
+
+    res->code = TK_OK;
+    return TK_OK;
+}
+
+
+int
 tk_ticket_get(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res)
 {
@@ -693,16 +722,8 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
     int          rc;
     char         id[24];
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, req_sha, res) != 0) {
         return res->code;
-    }
-
-    if (key != NULL) {
-        rc = tk__idem_claim(c, p, key, req_sha, res);
-        if (rc != 0) {
-            tk__rollback(c);
-            return rc > 0 ? res->code : rc;
-        }
     }
 
     memcpy(v, reg->val, sizeof(reg->val));
@@ -741,28 +762,11 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 
     res->id = strtoll(id, NULL, 10);
     res->code = TK_CREATED;
-
-    if (key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK) {
-        goto failed;
-    }
-
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
-    res->code = TK_CREATED;
-    return TK_CREATED;
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
-    tk__rollback(c);
-    free(res->body);
-    res->body = NULL;
-    res->body_len = 0;
-    res->etag[0] = '\0';
-    res->id = 0;
-    res->outbox = 0;
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -780,33 +784,23 @@ tk_ticket_register(tk_conn_t *c, const tk_principal_t *p,
         return tk__fail(res, TK_EINVAL, "Permission denied");
     }
 
-    if (tk__idem_check_key(idempotency_key, res) != TK_OK) {
-        return res->code;
-    }
-
-    memset(&reg, 0, sizeof(reg));
-
     /*
      * A retry is answered before validation: what it names may have
      * changed since (its own Guid exists now).  Unknown fields are
      * ignored, as the request itself ignores them.
      */
-    if (idempotency_key != NULL) {
-        for (i = 0; i < TK__NFIELDS; i++) {
-            names[i] = tk__reg_fields[i].name;
-        }
-        names[TK__NFIELDS] = NULL;
-
-        rc = tk__idem_hash("register", form, names, req_sha);
-        if (rc != TK_OK) {
-            return tk__fail(res, rc, "request hash failed");
-        }
-
-        rc = tk__idem_lookup(c, p, idempotency_key, req_sha, res);
-        if (rc != 0) {
-            return rc > 0 ? res->code : rc;
-        }
+    for (i = 0; i < TK__NFIELDS; i++) {
+        names[i] = tk__reg_fields[i].name;
     }
+    names[TK__NFIELDS] = NULL;
+
+    if (tk__write_replay(c, p, idempotency_key, "register", form, names,
+                         req_sha, res) != 0)
+    {
+        return res->code;
+    }
+
+    memset(&reg, 0, sizeof(reg));
 
     rc = tk__reg_validate(c, form, &reg, res);
     if (rc != TK_OK) {

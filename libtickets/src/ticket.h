@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "db.h"
 #include "tickets.h"
 
 
@@ -39,6 +40,15 @@ typedef struct {
  */
 int tk__ticket_json(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res);
+
+/*
+ * What st reads of one ticket into res->body, res->code TK_OK.  st takes
+ * $1 the ticket's id (NULL when id is 0) and $2 a Member's own id (NULL
+ * for others), and answers one row of one JSON column; no row or a NULL
+ * is TK_ENOTFOUND "no ticket <id>".
+ */
+int tk__ticket_read(tk_conn_t *c, const tk_principal_t *p, int64_t id,
+    const tk__stmt_t *st, tk_result_t *res);
 
 /*
  * Locks the ticket FOR UPDATE in the caller's transaction and reads it.

@@ -16,6 +16,7 @@
 
 #include "assign.h"
 #include "db.h"
+#include "idem.h"
 #include "outbox.h"
 #include "model.h"
 #include "result.h"
@@ -899,23 +900,16 @@ tk_ticket_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         goto failed;
     }
 
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
-
     PQclear(r);
     snprintf(res->etag, sizeof(res->etag), "\"%s-%d\"", t.id, t.version + 1);
     res->code = TK_NO_CONTENT;
-    rc = TK_NO_CONTENT;
+    rc = tk__write_commit(c, p, NULL, res);
     goto done;
 
 failed:
 
     PQclear(r);
-    tk__rollback(c);
-    res->etag[0] = '\0';
-    res->outbox = 0;
-    rc = res->code;
+    rc = tk__write_failed(c, res);
 
 done:
 
@@ -928,32 +922,11 @@ int
 tk_ticket_history(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     tk_result_t *res)
 {
-    const char  *v[2];
-    PGresult    *r;
-    char         ids[24];
-
     if (id <= 0) {
         return tk__fail(res, TK_ENOTFOUND, "no ticket %lld", (long long) id);
     }
 
-    snprintf(ids, sizeof(ids), "%lld", (long long) id);
-    v[0] = ids;
-    v[1] = p->role == TK_ROLE_MEMBER ? p->user_id : NULL;
-
-    r = tk__exec(c, &tk__history_stmt, v, res);
-    if (r == NULL) {
-        return res->code;
-    }
-
-    if (tk__take_body(r, res) != TK_OK) {
-        if (res->code == TK_ENOTFOUND) {
-            tk__fail(res, TK_ENOTFOUND, "no ticket %s", ids);
-        }
-        return res->code;
-    }
-
-    res->code = TK_OK;
-    return TK_OK;
+    return tk__ticket_read(c, p, id, &tk__history_stmt, res);
 }
 
 
@@ -1033,24 +1006,14 @@ tk_ticket_delete(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     snprintf(res->etag, sizeof(res->etag), "\"%s-%s\"", t.id,
              tk__val(r, 0, 2) ? tk__val(r, 0, 2) : "");
     PQclear(r);
-    r = NULL;
-
-    if (tk__commit(c, res) != TK_OK) {
-        goto failed;
-    }
 
     res->code = TK_OK;
-    return TK_OK;
+    return tk__write_commit(c, p, NULL, res);
 
 failed:
 
     PQclear(r);
-    tk__rollback(c);
-    free(res->body);
-    res->body = NULL;
-    res->body_len = 0;
-    res->etag[0] = '\0';
-    return res->code;
+    return tk__write_failed(c, res);
 }
 
 
@@ -1218,8 +1181,7 @@ tk_ticket_escalate(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     }
 
     if (tk__ticket_touch(c, t.id, res) != TK_OK
-        || tk__esc_notify(c, p, &t, reason, r, res) != TK_OK
-        || tk__commit(c, res) != TK_OK)
+        || tk__esc_notify(c, p, &t, reason, r, res) != TK_OK)
     {
         goto failed;
     }
@@ -1227,12 +1189,10 @@ tk_ticket_escalate(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     PQclear(r);
     snprintf(res->etag, sizeof(res->etag), "\"%s-%d\"", t.id, t.version + 1);
     res->code = TK_NO_CONTENT;
-    return TK_NO_CONTENT;
+    return tk__write_commit(c, p, NULL, res);
 
 failed:
 
     PQclear(r);
-    tk__rollback(c);
-    res->etag[0] = '\0';
-    return res->code;
+    return tk__write_failed(c, res);
 }

@@ -440,3 +440,35 @@ tk__errors_answer(cJSON **errors, tk_result_t *res)
 
     return tk__fail(res, TK_EINVAL, "One or more validation errors occurred.");
 }
+
+
+int
+tk__text_field(const tk_form_t *form, const char *name, int required,
+    long max, const char **out, cJSON **errors)
+{
+    const char  *s;
+    long         n;
+
+    *out = NULL;
+    s = tk_form_get(form, name);
+
+    if (tk__blank(s)) {
+        return required ? tk__error_add(errors, name,
+                                        "The %s field is required.", name)
+                        : TK_OK;
+    }
+
+    n = tk__utf8_count(s);
+    if (n < 0) {
+        return tk__error_add(errors, name,
+                             "The field %s contains invalid UTF-8.", name);
+    }
+
+    if (max > 0 && n > max) {
+        return tk__error_add(errors, name, "The field %s must be a string "
+                             "with a maximum length of %ld.", name, max);
+    }
+
+    *out = s;
+    return TK_OK;
+}

@@ -48,5 +48,13 @@ int tk__error_add(cJSON **errors, const char *field, const char *fmt, ...)
  * occurred." */
 int tk__errors_answer(cJSON **errors, tk_result_t *res);
 
+/*
+ * A text field of form into *out: NULL when absent or blank (as ASP.NET
+ * binds it); an error when required and absent, not UTF-8, or longer than
+ * max code points (0: no limit).  TK_OK or TK_ENOMEM.
+ */
+int tk__text_field(const tk_form_t *form, const char *name, int required,
+    long max, const char **out, cJSON **errors);
+
 
 #endif /* TK_VALID_H */

@@ -9,24 +9,13 @@
 
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <check.h>
-#include <cJSON.h>
-#include <libpq-fe.h>
+#include "testlib.h"
 
-#include "tickets.h"
-
-
-#define ADMIN    "00000000-0000-4000-a000-000000000001"
-#define TECH1    "00000000-0000-4000-a000-000000000002"
-#define TECH2    "00000000-0000-4000-a000-000000000003"
-#define TECH3    "00000000-0000-4000-a000-000000000004"
-#define MEMBER1  "00000000-0000-4000-a000-000000000005"
 
 /* technicians of the test's own group, in this order by id */
 #define TA       "check-assign-a"
@@ -39,96 +28,17 @@
 #define PER      10
 
 
-static const char  *conninfo;
-static tk_conn_t   *conn;
-static PGconn      *pg;
-static tk_result_t  res;
-static char         group[16];      /* the test's group */
-static char         empty[16];      /* a group without candidates */
+static char  group[16];      /* the test's group */
+static char  empty[16];      /* a group without candidates */
 
 
-static tk_principal_t
-principal(const char *id, const char *name, int role, unsigned perms)
-{
-    tk_principal_t  p;
+/* exec_sql(sql, p1, ...): q() whose answer does not matter. */
+#define exec_sql(...)  free(q(__VA_ARGS__))
 
-    memset(&p, 0, sizeof(p));
-    snprintf(p.user_id, sizeof(p.user_id), "%s", id);
-    snprintf(p.user_name, sizeof(p.user_name), "%s", name);
-    p.role = role;
-    p.perms = perms;
-    return p;
-}
-
-#define ADMIN_P  principal(ADMIN, "admin", TK_ROLE_ADMIN, TK_PERM_ALL)
-
-
-/* The first value of a query with up to two parameters, or NULL. */
-static char *
-q(const char *sql, const char *p1, const char *p2)
-{
-    const char  *v[2] = { p1, p2 };
-    const char  *s;
-    PGresult    *r;
-    char        *out = NULL;
-    int          n = 0;
-
-    for (s = strchr(sql, '$'); s != NULL; s = strchr(s + 1, '$')) {
-        if (s[1] >= '1' && s[1] <= '2' && s[1] - '0' > n) {
-            n = s[1] - '0';
-        }
-    }
-
-    r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
-                  || PQresultStatus(r) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQerrorMessage(pg));
-
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
-    return out;
-}
-
-
-static void
-exec_sql(const char *sql, const char *p1, const char *p2)
-{
-    free(q(sql, p1, p2));
-}
-
-
-static long
-qn(const char *sql, const char *p1, const char *p2)
-{
-    char  *s;
-    long   n;
-
-    s = q(sql, p1, p2);
-    n = s ? strtol(s, NULL, 10) : -1;
-    free(s);
-    return n;
-}
-
-
-/* The value of a query is want (NULL: SQL NULL). */
-#define assert_q(want, sql, p1, p2)                                           \
-    do {                                                                      \
-        char  *got_ = q(sql, p1, p2);                                         \
-        if ((want) == NULL) {                                                 \
-            ck_assert_msg(got_ == NULL, "%s: got %s", sql, got_);             \
-        } else {                                                              \
-            ck_assert_msg(got_ != NULL, "%s: got NULL", sql);                 \
-            ck_assert_str_eq(got_, (want));                                   \
-        }                                                                     \
-        free(got_);                                                           \
-    } while (0)
 
 #define assignee_is(want, id)                                                 \
     assert_q(want, "SELECT assignee_id FROM tickets WHERE id = $1::bigint",  \
-             id, NULL)
+             id)
 
 
 static void
@@ -140,35 +50,6 @@ setting(const char *key, const char *value)
     ck_assert_msg(tk_setting_set(conn, key, value, &r) == TK_OK, "%s: %s",
                   key, r.message);
     tk_result_clear(&r);
-}
-
-
-static void
-add(tk_form_t *f, const char *name, const char *value)
-{
-    ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
-                                 strlen(value)), TK_OK);
-}
-
-
-static tk_form_t *
-form(const char *name, ...)
-{
-    tk_form_t  *f;
-    const char *value;
-    va_list     ap;
-
-    f = tk_form_new();
-    ck_assert_ptr_nonnull(f);
-
-    va_start(ap, name);
-    for (; name != NULL; name = va_arg(ap, const char *)) {
-        value = va_arg(ap, const char *);
-        add(f, name, value);
-    }
-    va_end(ap);
-
-    return f;
 }
 
 
@@ -219,10 +100,9 @@ update(const char *id, tk_form_t *f)
     tk_principal_t  p = ADMIN_P;
     int             rc;
 
-    tk_result_clear(&res);
-    rc = tk_ticket_update(conn, &p, strtoll(id, NULL, 10), f, NULL, &res);
+    rc = CALL(tk_ticket_update(conn, &p, strtoll(id, NULL, 10), f, NULL,
+                               &res));
     tk_form_free(f);
-    ck_assert_int_eq(rc, res.code);
     return rc;
 }
 
@@ -246,22 +126,14 @@ load(const char *technician, const char *status, int deleted)
 }
 
 
-static void
-quiet(void *arg, const char *message)
-{
-}
-
-
 static int
 cleanup(PGconn *c)
 {
-    static const char  sql[] =
+    return exec_script(c,
         "BEGIN;"
         "DROP TRIGGER IF EXISTS test_assign_boom ON history;"
         "DROP FUNCTION IF EXISTS test_assign_boom();"
-        "DELETE FROM outbox WHERE ticket_id IN"
-        " (SELECT id FROM tickets WHERE description = '" MARK "');"
-        "DELETE FROM tickets WHERE description = '" MARK "';"
+        DELETE_TICKETS(MARK)
         "DELETE FROM groups WHERE name LIKE 'check-assign-%';"
         "DELETE FROM assignment_cursors;"
         "DELETE FROM users WHERE id LIKE 'check-assign-%';"
@@ -269,19 +141,7 @@ cleanup(PGconn *c)
         " WHEN 'auto_assign_method' THEN 'RoundRobin' ELSE 'false' END"
         " WHERE key IN ('auto_assign_on_create', 'auto_assign_on_update',"
         " 'auto_assign_method');"
-        "COMMIT";
-    PGresult           *r;
-    int                 ok;
-
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        fprintf(stderr, "check_assign: cleanup: %s", PQerrorMessage(c));
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
-
-    PQclear(r);
-    return ok;
+        "COMMIT");
 }
 
 
@@ -301,36 +161,32 @@ make_groups(void)
              " 'Technician', true),"
              " ('" TB "', 'check-assign-b', NULL, '', 'Technician', true),"
              " ('" TOFF "', 'check-assign-off', 'off@check.test', 'Otto Off',"
-             " 'Technician', false)", NULL, NULL);
+             " 'Technician', false)");
 
     v = q("INSERT INTO groups (name) VALUES ('check-assign-group')"
-          " RETURNING id", NULL, NULL);
+          " RETURNING id");
     snprintf(group, sizeof(group), "%s", v);
     free(v);
     v = q("INSERT INTO groups (name) VALUES ('check-assign-empty')"
-          " RETURNING id", NULL, NULL);
+          " RETURNING id");
     snprintf(empty, sizeof(empty), "%s", v);
     free(v);
 
     exec_sql("INSERT INTO group_members (group_id, user_id)"
              " SELECT $1::int, u FROM unnest(ARRAY['" TA "', '" TB "',"
-             " '" TOFF "', '" ADMIN "', '" MEMBER1 "']) AS u", group, NULL);
+             " '" TOFF "', '" ADMIN "', '" MEMBER1 "']) AS u", group);
     exec_sql("INSERT INTO group_members (group_id, user_id)"
              " SELECT $1::int, u FROM unnest(ARRAY['" TOFF "', '" ADMIN "',"
-             " '" MEMBER1 "']) AS u", empty, NULL);
+             " '" MEMBER1 "']) AS u", empty);
 }
 
 
 static void
 setup(void)
 {
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    PQsetNoticeProcessor(pg, quiet, NULL);
+    db_setup();
     ck_assert(cleanup(pg));
     make_groups();
-    tk_result_init(&res);
 }
 
 
@@ -338,9 +194,7 @@ static void
 teardown(void)
 {
     cleanup(pg);
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
+    db_teardown();
 }
 
 
@@ -363,7 +217,7 @@ START_TEST(round_robin_order)
     }
 
     assert_q(TECH1 "|5", "SELECT last_user_id || '|' || assigned_count"
-             " FROM assignment_cursors WHERE group_id = 1", NULL, NULL);
+             " FROM assignment_cursors WHERE group_id = 1");
 
     /* the answer shows the technician */
     j = cJSON_Parse(res.body);
@@ -375,12 +229,12 @@ START_TEST(round_robin_order)
 
     /* a cursor on someone who is no candidate (any more) */
     exec_sql("UPDATE assignment_cursors SET last_user_id = '" TECH3 "'"
-             " WHERE group_id = 1", NULL, NULL);
+             " WHERE group_id = 1");
     reg("1", NULL, id);
     assignee_is(TECH1, id);
 
     exec_sql("UPDATE assignment_cursors SET last_user_id = '" ADMIN "'"
-             " WHERE group_id = 1", NULL, NULL);
+             " WHERE group_id = 1");
     reg("1", NULL, id);
     assignee_is(TECH1, id);
     reg("1", NULL, id);
@@ -388,7 +242,7 @@ START_TEST(round_robin_order)
 
     /* a user deleted: the cursor starts over */
     exec_sql("UPDATE assignment_cursors SET last_user_id = NULL"
-             " WHERE group_id = 1", NULL, NULL);
+             " WHERE group_id = 1");
     reg("1", NULL, id);
     assignee_is(TECH1, id);
 }
@@ -406,12 +260,12 @@ START_TEST(round_robin_writes)
     /* the email and the push, counted; one version; the history */
     ck_assert_int_eq(res.outbox, 2);
     ck_assert_int_eq(qn("SELECT version FROM tickets WHERE id = $1::bigint",
-                        id, NULL), 1);
+                        id), 1);
     assert_q("Created:~>Printer on fire;assignee:~>Tom Technician|true",
              "SELECT string_agg(field || ':' || coalesce(old_value, '~')"
              " || '>' || coalesce(new_value, '~'), ';' ORDER BY id)"
              " || '|' || bool_and(changed_by_id = '" ADMIN "')"
-             " FROM history WHERE ticket_id = $1::bigint", id, NULL);
+             " FROM history WHERE ticket_id = $1::bigint", id);
 
     /* the payload, as update's with assignedBy "auto" */
     snprintf(want, sizeof(want), "email:tech1@example.com|push:" TECH1
@@ -424,7 +278,7 @@ START_TEST(round_robin_writes)
           " ','), '|' ORDER BY channel) || '|' || min(payload::text)"
           " || (count(DISTINCT payload) = 1 AND bool_and(event ="
           " 'TicketAssigned'))::text"
-          " FROM outbox WHERE ticket_id = $1::bigint", id, NULL);
+          " FROM outbox WHERE ticket_id = $1::bigint", id);
     ck_assert_ptr_nonnull(v);
     strcat(want, "true");
     ck_assert_str_eq(v, want);
@@ -446,9 +300,9 @@ START_TEST(only_active_technicians)
     for (i = 0; i < 6; i++) {
         reg(group, NULL, id);
         a += qn("SELECT count(*) FROM tickets WHERE id = $1::bigint"
-                " AND assignee_id = '" TA "'", id, NULL);
+                " AND assignee_id = '" TA "'", id);
         b += qn("SELECT count(*) FROM tickets WHERE id = $1::bigint"
-                " AND assignee_id = '" TB "'", id, NULL);
+                " AND assignee_id = '" TB "'", id);
     }
     ck_assert_int_eq(a, 3);
     ck_assert_int_eq(b, 3);
@@ -460,7 +314,7 @@ START_TEST(only_active_technicians)
              "SELECT string_agg(channel || ':' || array_to_string(recipients,"
              " ',') || ':' || (payload->>'message' LIKE"
              " '%to check-assign-b automatically.')::text, ';')"
-             " FROM outbox WHERE ticket_id = $1::bigint", id, NULL);
+             " FROM outbox WHERE ticket_id = $1::bigint", id);
 }
 END_TEST
 
@@ -475,9 +329,9 @@ START_TEST(no_candidates)
     assignee_is(NULL, id);
     ck_assert_int_eq(res.outbox, 0);
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 0);
+                        " $1::bigint", id), 0);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id ="
-                        " $1::bigint AND field = 'assignee'", id, NULL), 0);
+                        " $1::bigint AND field = 'assignee'", id), 0);
 
     /* no group: nobody */
     reg(NULL, NULL, id);
@@ -485,7 +339,7 @@ START_TEST(no_candidates)
 
     /* everyone made inactive */
     exec_sql("UPDATE users SET is_active = false WHERE id IN ('" TA "',"
-             " '" TB "')", NULL, NULL);
+             " '" TB "')");
     reg(group, NULL, id);
     assignee_is(NULL, id);
     ck_assert_int_eq(res.outbox, 0);
@@ -504,7 +358,7 @@ START_TEST(least_loaded)
     /* canonical form from any case */
     setting("auto_assign_method", "leastloaded");
     assert_q("LeastLoaded", "SELECT value FROM settings"
-             " WHERE key = 'auto_assign_method'", NULL, NULL);
+             " WHERE key = 'auto_assign_method'");
 
     /* a has 2 active tickets (Open, On Hold); b has 1 (Pending) and
      * others that do not count (Resolved, Closed, deleted) */
@@ -526,8 +380,7 @@ START_TEST(least_loaded)
     assignee_is(TA, id);
 
     /* 4 to 3, then a's resolved: a until they are even again */
-    exec_sql("UPDATE tickets SET status_id = 5 WHERE assignee_id = '" TA "'",
-             NULL, NULL);
+    exec_sql("UPDATE tickets SET status_id = 5 WHERE assignee_id = '" TA "'");
     for (i = 0; i < 3; i++) {
         reg(group, NULL, id);
         assignee_is(TA, id);
@@ -557,8 +410,7 @@ START_TEST(explicit_assignee_wins)
     reg("1", TECH3, id);
     assignee_is(TECH3, id);
     ck_assert_int_eq(res.outbox, 2);
-    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors", NULL,
-                        NULL), 0);
+    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors"), 0);
 
     /* cleared by the update: stays so */
     ck_assert_int_eq(update(id, form("AssignedUser", "", NULL)),
@@ -572,8 +424,7 @@ START_TEST(explicit_assignee_wins)
                      TK_NO_CONTENT);
     assignee_is(TECH2, id);
     ck_assert_int_eq(res.outbox, 2);
-    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors", NULL,
-                        NULL), 0);
+    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors"), 0);
 
     /* an assigned ticket is left alone by an update */
     ck_assert_int_eq(update(id, form("TicketStatusId", "1", NULL)),
@@ -599,8 +450,7 @@ START_TEST(settings_off)
     setting("auto_assign_on_update", "true");
     reg("1", NULL, id);
     assignee_is(NULL, id);
-    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors", NULL,
-                        NULL), 0);
+    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors"), 0);
 
     /* on create only: update leaves it */
     setting("auto_assign_on_update", "false");
@@ -630,14 +480,13 @@ START_TEST(on_update)
     /* one new version for the update and its assignment */
     snprintf(etag, sizeof(etag), "\"%s-3\"", id);
     ck_assert_str_eq(res.etag, etag);
-    assert_q("3", "SELECT version FROM tickets WHERE id = $1::bigint", id,
-             NULL);
+    assert_q("3", "SELECT version FROM tickets WHERE id = $1::bigint", id);
     assert_q("status:Open>In Progress;group:~>Service Desk;"
              "assignee:~>Tom Technician",
              "SELECT string_agg(field || ':' || coalesce(old_value, '~')"
              " || '>' || coalesce(new_value, '~'), ';' ORDER BY id)"
              " FROM history WHERE ticket_id = $1::bigint"
-             " AND field <> 'Created'", id, NULL);
+             " AND field <> 'Created'", id);
 
     /* an update that changes nothing assigns nothing */
     ck_assert_int_eq(update(id, form("AssignedUser", "", NULL)),
@@ -685,7 +534,7 @@ START_TEST(on_new_ticket)
              " || ' assigned to you: Printer out of toner'),"
              " min(payload->>'assignedBy'), min(payload->>'assignee'))"
              " FROM outbox WHERE ticket_id = $1::bigint"
-             " AND event = 'TicketAssigned'", id, NULL);
+             " AND event = 'TicketAssigned'", id);
 }
 END_TEST
 
@@ -699,10 +548,10 @@ START_TEST(rollback)
 
     setting("auto_assign_on_create", "true");
     exec_sql("CREATE FUNCTION test_assign_boom() RETURNS trigger"
-             " LANGUAGE plpgsql AS $$BEGIN RAISE 'boom'; END$$", NULL, NULL);
+             " LANGUAGE plpgsql AS $$BEGIN RAISE 'boom'; END$$");
     exec_sql("CREATE TRIGGER test_assign_boom AFTER INSERT ON history"
              " FOR EACH ROW WHEN (NEW.field = 'assignee')"
-             " EXECUTE FUNCTION test_assign_boom()", NULL, NULL);
+             " EXECUTE FUNCTION test_assign_boom()");
 
     f = reg_form("1", NULL);
     tk_result_clear(&res);
@@ -712,13 +561,12 @@ START_TEST(rollback)
     ck_assert_int_eq(res.outbox, 0);
     ck_assert_int_eq(res.id, 0);
 
-    exec_sql("DROP TRIGGER test_assign_boom ON history", NULL, NULL);
-    exec_sql("DROP FUNCTION test_assign_boom()", NULL, NULL);
+    exec_sql("DROP TRIGGER test_assign_boom ON history");
+    exec_sql("DROP FUNCTION test_assign_boom()");
 
     ck_assert_int_eq(qn("SELECT count(*) FROM tickets WHERE description ="
-                        " '" MARK "'", NULL, NULL), 0);
-    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors", NULL,
-                        NULL), 0);
+                        " '" MARK "'"), 0);
+    ck_assert_int_eq(qn("SELECT count(*) FROM assignment_cursors"), 0);
 
     /* the cursor did not move: tech1 first */
     reg("1", NULL, id);
@@ -817,12 +665,12 @@ START_TEST(concurrent_round_robin)
              "SELECT string_agg(assignee_id || ':' || n, ',' ORDER BY"
              " assignee_id) FROM (SELECT assignee_id, count(*) AS n"
              " FROM tickets WHERE description = '" MARK "'"
-             " GROUP BY assignee_id) x", NULL, NULL);
+             " GROUP BY assignee_id) x");
     assert_q("40", "SELECT assigned_count FROM assignment_cursors"
-             " WHERE group_id = 1", NULL, NULL);
+             " WHERE group_id = 1");
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox o JOIN tickets t"
                         " ON t.id = o.ticket_id WHERE t.description ="
-                        " '" MARK "'", NULL, NULL), 2 * THREADS * PER);
+                        " '" MARK "'"), 2 * THREADS * PER);
 }
 END_TEST
 
@@ -847,7 +695,7 @@ START_TEST(concurrent_least_loaded)
              "SELECT string_agg(assignee_id || ':' || n, ',' ORDER BY"
              " assignee_id) FROM (SELECT assignee_id, count(*) AS n"
              " FROM tickets WHERE description = '" MARK "'"
-             " AND title = 'Racer' GROUP BY assignee_id) x", NULL, NULL);
+             " AND title = 'Racer' GROUP BY assignee_id) x");
 }
 END_TEST
 
@@ -860,9 +708,7 @@ assign_suite(void)
 
     s = suite_create("assign");
 
-    tc = tcase_create("rules");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "rules", setup, teardown, 60);
     tcase_add_test(tc, round_robin_order);
     tcase_add_test(tc, round_robin_writes);
     tcase_add_test(tc, only_active_technicians);
@@ -873,14 +719,10 @@ assign_suite(void)
     tcase_add_test(tc, on_update);
     tcase_add_test(tc, on_new_ticket);
     tcase_add_test(tc, rollback);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("concurrency");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "concurrency", setup, teardown, 120);
     tcase_add_test(tc, concurrent_round_robin);
     tcase_add_test(tc, concurrent_least_loaded);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -889,39 +731,5 @@ assign_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    PGconn   *c;
-    int       failed;
-
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_assign: TICKETS_TEST_DB is not set: it must "
-                "be the conninfo of a migrated PostgreSQL with the demo "
-                "data loaded\n");
-        return EXIT_FAILURE;
-    }
-
-    c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "check_assign: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-    PQsetNoticeProcessor(c, quiet, NULL);
-
-    if (!cleanup(c)) {
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-
-    sr = srunner_create(assign_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    if (!cleanup(c)) {
-        failed++;
-    }
-    PQfinish(c);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_main(assign_suite, cleanup, cleanup);
 }

@@ -8,20 +8,15 @@
  * use numbers 990 and up and are removed again.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <check.h>
-#include <libpq-fe.h>
-
+#include "testlib.h"
 #include "settings.h"
-#include "tickets.h"
 
 
-#define ADMIN_ID   "00000000-0000-4000-a000-000000000001"
 #define LOGIN_MSG  "invalid user name or password"
 
 /* runs expr with a cleared res and checks its code */
@@ -34,32 +29,7 @@
                       (int) (want), res.message);                           \
     } while (0)
 
-static const char   *conninfo;
-static tk_conn_t    *conn;
-static PGconn       *pg;
-static tk_result_t   res;
-static char          tmpdir[64];
-
-
-static void
-setup(void)
-{
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    tk_result_init(&res);
-}
-
-
-static void
-teardown(void)
-{
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
-    conn = NULL;
-    pg = NULL;
-}
+static char  tmpdir[64];
 
 
 /* The first value of a query with up to 2 parameters, or "" (static). */
@@ -137,23 +107,16 @@ tmp_path(const char *name)
 static void
 tmp_setup(void)
 {
-    setup();
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_auth.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    db_setup();
+    ck_assert_ptr_nonnull(make_tmpdir(tmpdir, sizeof(tmpdir)));
 }
 
 
 static void
 tmp_teardown(void)
 {
-    char  cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "check_auth: cannot remove %s\n", tmpdir);
-    }
-
-    teardown();
+    remove_tmpdir(tmpdir);
+    db_teardown();
 }
 
 
@@ -240,7 +203,7 @@ START_TEST(test_migrate_failure)
                          " WHERE version = '991'", NULL, NULL), "0");
 
     /* the connection is usable afterwards */
-    CK_RC(TK_OK, tk_principal_load(conn, ADMIN_ID, 0, &(tk_principal_t){0},
+    CK_RC(TK_OK, tk_principal_load(conn, ADMIN, 0, &(tk_principal_t){0},
                                    &res));
 
     sql("DROP TABLE tkcheck_g;"
@@ -507,8 +470,8 @@ START_TEST(test_principal_load)
     const char     *name;
     char            id[64], longid[200];
 
-    CK_RC(TK_OK, tk_principal_load(conn, ADMIN_ID, TK_PERM_REPLY, &p, &res));
-    ck_assert_str_eq(p.user_id, ADMIN_ID);
+    CK_RC(TK_OK, tk_principal_load(conn, ADMIN, TK_PERM_REPLY, &p, &res));
+    ck_assert_str_eq(p.user_id, ADMIN);
     ck_assert_str_eq(p.user_name, "admin");
     ck_assert_int_eq(p.role, TK_ROLE_ADMIN);
     /* the token's permissions, not the role's */
@@ -545,7 +508,7 @@ START_TEST(test_principal_by_name)
     const char     *name;
 
     CK_RC(TK_OK, tk_principal_by_name(conn, "ADMIN", &p, &res));
-    ck_assert_str_eq(p.user_id, ADMIN_ID);
+    ck_assert_str_eq(p.user_id, ADMIN);
     ck_assert_str_eq(p.user_name, "admin");
     ck_assert_uint_eq(p.perms, TK_PERM_ALL);
 
@@ -875,7 +838,7 @@ START_TEST(test_unavailable)
     ck_assert_int_eq(tk_conn_open(&down, "host=/nonexistent port=1"), TK_OK);
 
     CK_RC(TK_EUNAVAIL, tk_auth_login(down, "admin", "demo", &p, &res));
-    CK_RC(TK_EUNAVAIL, tk_principal_load(down, ADMIN_ID, 0, &p, &res));
+    CK_RC(TK_EUNAVAIL, tk_principal_load(down, ADMIN, 0, &p, &res));
     CK_RC(TK_EUNAVAIL, tk_setting_get(down, "time_zone", &v, &res));
     CK_RC(TK_EUNAVAIL, tk_settings_list(down, &res));
     ck_assert_int_eq(tk_migrate(down, "sql", &n, err, sizeof(err)),
@@ -895,21 +858,16 @@ auth_suite(void)
 
     s = suite_create("auth");
 
-    tc = tcase_create("migrate");
-    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
-    tcase_set_timeout(tc, 60);
+    tc = add_tcase(s, "migrate", tmp_setup, tmp_teardown, 60);
     tcase_add_test(tc, test_migrate_idempotent);
     tcase_add_test(tc, test_migrate_new_files);
     tcase_add_test(tc, test_migrate_failure);
     tcase_add_test(tc, test_migrate_bad_dirs);
     tcase_add_test(tc, test_migrate_own_commit);
     tcase_add_test(tc, test_load_once);
-    suite_add_tcase(s, tc);
 
     /* password hashes are slow on purpose, slower under valgrind */
-    tc = tcase_create("identity");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 600);
+    tc = add_tcase(s, "identity", db_setup, db_teardown, 600);
     tcase_add_test(tc, test_login_success);
     tcase_add_test(tc, test_login_failures_look_alike);
     tcase_add_test(tc, test_login_throttled);
@@ -918,18 +876,14 @@ auth_suite(void)
     tcase_add_test(tc, test_user_add);
     tcase_add_test(tc, test_user_set_password);
     tcase_add_test(tc, test_unavailable);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("settings");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = add_tcase(s, "settings", db_setup, db_teardown, 60);
     tcase_add_test(tc, test_setting_get);
     tcase_add_test(tc, test_setting_int_bool);
     tcase_add_test(tc, test_setting_url_method_zone);
     tcase_add_test(tc, test_setting_ids);
     tcase_add_test(tc, test_settings_list);
     tcase_add_test(tc, test_setting_internal);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -1002,40 +956,36 @@ snapshot(PGconn *c, int restore)
 }
 
 
-int
-main(void)
+/* The settings as they are, and a clean start. */
+static int
+prepare(PGconn *c)
 {
-    SRunner  *sr;
-    PGconn   *c;
-    int       failed;
-
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_auth: TICKETS_TEST_DB is not set: give it "
-                "the conninfo of a migrated database with the demo data "
-                "loaded (make unit does)\n");
-        return 1;
-    }
-
-    c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK || !snapshot(c, 0) || !cleanup(c)) {
+    if (!snapshot(c, 0) || !cleanup(c)) {
         fprintf(stderr, "check_auth: cannot read the settings of "
                 "TICKETS_TEST_DB \"%s\": %s", conninfo, PQerrorMessage(c));
-        PQfinish(c);
-        return 1;
+        return 0;
     }
 
-    sr = srunner_create(auth_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return 1;
+}
 
+
+/* The settings back, and what the tests made goes. */
+static int
+restore(PGconn *c)
+{
     if (!snapshot(c, 1) || !cleanup(c)) {
         fprintf(stderr, "check_auth: cannot restore the database: %s",
                 PQerrorMessage(c));
-        failed++;
+        return 0;
     }
 
-    PQfinish(c);
-    return failed ? 1 : 0;
+    return 1;
+}
+
+
+int
+main(void)
+{
+    return db_main(auth_suite, prepare, restore);
 }

@@ -6,27 +6,13 @@
  */
 
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <check.h>
-#include <cJSON.h>
-#include <libpq-fe.h>
+#include "testlib.h"
 
-#include "tickets.h"
-
-
-#define ADMIN    "00000000-0000-4000-a000-000000000001"
-#define TECH1    "00000000-0000-4000-a000-000000000002"
-#define TECH2    "00000000-0000-4000-a000-000000000003"
-#define MEMBER1  "00000000-0000-4000-a000-000000000005"
-#define MEMBER2  "00000000-0000-4000-a000-000000000006"
-#define INTEG    "00000000-0000-4000-a000-000000000007"
 
 /* every ticket the tests make says this, so that they can go again */
 #define MARK     "check_conversation: a test ticket."
@@ -34,98 +20,8 @@
 #define KEY      "check_conversation-"
 
 
-static const char  *conninfo;
-static char         lock_days[32];
-static char         notify[32];
-static tk_conn_t   *conn;
-static PGconn      *pg;
-static tk_result_t  res;
-
-
-static tk_principal_t
-principal(const char *id, const char *name, int role, unsigned perms)
-{
-    tk_principal_t  p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.user_id, sizeof(p.user_id), "%s", id);
-    snprintf(p.user_name, sizeof(p.user_name), "%s", name);
-    p.role = role;
-    p.perms = perms;
-    return p;
-}
-
-#define STAFF_PERMS  (TK_PERM_CREATE | TK_PERM_UPDATE | TK_PERM_FORWARD       \
-                      | TK_PERM_REPLY | TK_PERM_CLOSE | TK_PERM_RESOLVE)
-
-#define ADMIN_P    principal(ADMIN, "admin", TK_ROLE_ADMIN, TK_PERM_ALL)
-#define TECH1_P    principal(TECH1, "tech1", TK_ROLE_TECHNICIAN, STAFF_PERMS)
-#define MEMBER1_P  principal(MEMBER1, "member1", TK_ROLE_MEMBER,             \
-                             TK_PERM_CREATE)
-#define MEMBER2_P  principal(MEMBER2, "member2", TK_ROLE_MEMBER,             \
-                             TK_PERM_CREATE)
-#define INTEG_P    principal(INTEG, "integration", TK_ROLE_INTEGRATION, 0)
-
-
-/* The first value of a query with n text parameters, or NULL. */
-static char *
-q(const char *sql, int n, ...)
-{
-    const char  *v[8];
-    PGresult    *r;
-    va_list      ap;
-    char        *out = NULL;
-    int          i;
-
-    ck_assert_int_le(n, 8);
-    va_start(ap, n);
-    for (i = 0; i < n; i++) {
-        v[i] = va_arg(ap, const char *);
-    }
-    va_end(ap);
-
-    r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
-                  || PQresultStatus(r) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQerrorMessage(pg));
-
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
-    return out;
-}
-
-
-static long
-qn(const char *sql, const char *p1)
-{
-    char  *s;
-    long   n;
-
-    s = q(sql, p1 ? 1 : 0, p1);
-    n = s ? strtol(s, NULL, 10) : -1;
-    free(s);
-    return n;
-}
-
-
-/* The query's text, compared and freed. */
-static void
-q_is(const char *want, const char *sql, const char *p1)
-{
-    char  *got;
-
-    got = q(sql, p1 ? 1 : 0, p1);
-    if (want == NULL) {
-        ck_assert_msg(got == NULL, "%s: got %s, want NULL", sql, got);
-    } else {
-        ck_assert_msg(got != NULL && strcmp(got, want) == 0,
-                      "%s: got %s, want %s", sql, got ? got : "NULL", want);
-    }
-    free(got);
-}
+static char  lock_days[32];
+static char  notify[32];
 
 
 /*
@@ -149,49 +45,11 @@ q_is(const char *want, const char *sql, const char *p1)
 static void
 assert_first_response_history(const char *id)
 {
-    q_is("t", "SELECT bool_and(h.new_value = iso_utc(t.first_responded_on))"
-         " FROM history h JOIN tickets t ON t.id = h.ticket_id"
-         " WHERE h.ticket_id = $1::bigint AND h.field = 'firstRespondedOn'",
-         id);
-}
-
-
-static void
-add(tk_form_t *f, const char *name, const char *value)
-{
-    ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
-                                 strlen(value)), TK_OK);
-}
-
-
-static void
-add_file(tk_form_t *f, const char *name, const char *filename,
-    const char *type, const void *data, size_t len)
-{
-    ck_assert_int_eq(tk_form_file_begin(f, name, strlen(name), filename,
-                                        strlen(filename), type,
-                                        strlen(type)), TK_OK);
-    ck_assert_int_eq(tk_form_file_append(f, data, len), TK_OK);
-}
-
-
-/* A form of (name, value) pairs up to a NULL name. */
-static tk_form_t *
-form(const char *name, ...)
-{
-    tk_form_t  *f;
-    va_list     ap;
-
-    f = tk_form_new();
-    ck_assert_ptr_nonnull(f);
-
-    va_start(ap, name);
-    for (; name != NULL; name = va_arg(ap, const char *)) {
-        add(f, name, va_arg(ap, const char *));
-    }
-    va_end(ap);
-
-    return f;
+    assert_q("t",
+             "SELECT bool_and(h.new_value = iso_utc(t.first_responded_on))"
+             " FROM history h JOIN tickets t ON t.id = h.ticket_id"
+             " WHERE h.ticket_id = $1::bigint"
+             " AND h.field = 'firstRespondedOn'", id);
 }
 
 
@@ -218,7 +76,7 @@ ticket(const char *requester, const char *assignee, int status, int days)
            " 1, 1, $3::int,"
            " CASE WHEN $3::int IN (5, 6) THEN now() END,"
            " CASE WHEN $3::int = 6 THEN now() - $4::int * interval '1 day'"
-           " END) RETURNING id", 4, requester, assignee, st, d);
+           " END) RETURNING id", requester, assignee, st, d);
     ck_assert_ptr_nonnull(id);
 
     out = ids[next++ % 8];
@@ -235,71 +93,9 @@ tid(const char *id)
 }
 
 
-static cJSON *
-body_json(void)
-{
-    cJSON  *j;
-
-    ck_assert_ptr_nonnull(res.body);
-    ck_assert_uint_eq(strlen(res.body), res.body_len);
-    j = cJSON_Parse(res.body);
-    ck_assert_msg(j != NULL, "not JSON: %s", res.body);
-    return j;
-}
-
-
-static const cJSON *
-obj(const cJSON *j, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(j, key);
-}
-
-
-static const char *
-str(const cJSON *j, const char *key)
-{
-    const cJSON  *v = obj(j, key);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-
-static long
-num(const cJSON *j, const char *key)
-{
-    const cJSON  *v = obj(j, key);
-
-    ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
-    return (long) v->valuedouble;
-}
-
-
-/* The object has exactly these keys, in this order. */
-static void
-assert_keys(const cJSON *j, const char *const *keys)
-{
-    const cJSON  *it;
-    size_t        i = 0;
-
-    ck_assert_msg(cJSON_IsObject(j), "not an object");
-
-    cJSON_ArrayForEach(it, j) {
-        ck_assert_msg(keys[i] != NULL, "extra key %s", it->string);
-        ck_assert_str_eq(it->string, keys[i]);
-        i++;
-    }
-
-    ck_assert_msg(keys[i] == NULL, "missing key %s", keys[i]);
-}
-
-
 static const char *const  conv_keys[] = {
     "id", "type", "title", "message", "sendTo", "ccTo", "isPrivate",
     "createdBy", "createdOn", "attachments", NULL
-};
-
-static const char *const  person_keys[] = {
-    "id", "fullName", "userName", "email", NULL
 };
 
 static const char *const  att_keys[] = {
@@ -317,9 +113,7 @@ run(tk_op_t op, tk_principal_t p, const char *id, tk_form_t *f,
 {
     int  rc;
 
-    tk_result_clear(&res);
-    rc = op(conn, &p, tid(id), f, key, &res);
-    ck_assert_int_eq(rc, res.code);
+    rc = CALL(op(conn, &p, tid(id), f, key, &res));
     if (rc < 0) {
         ck_assert_ptr_null(res.body);
     }
@@ -337,7 +131,7 @@ count_rows(void)
               " + (SELECT count(*) FROM outbox)"
               " + (SELECT count(*) FROM history)"
               " + (SELECT count(*) FROM idempotency_keys)"
-              " + (SELECT sum(version) FROM tickets)", NULL);
+              " + (SELECT sum(version) FROM tickets)");
 }
 
 
@@ -346,40 +140,11 @@ static void
 assert_invalid(tk_op_t op, const char *id, tk_form_t *f, const char *field,
     const char *msg)
 {
-    cJSON        *e;
-    const cJSON  *list;
-    long          before = count_rows();
+    long  before = count_rows();
 
     ck_assert_int_eq(run(op, ADMIN_P, id, f, NULL), TK_EINVAL);
-    ck_assert_str_eq(res.message, "One or more validation errors occurred.");
-    ck_assert_ptr_nonnull(res.errors);
-
-    e = cJSON_Parse(res.errors);
-    ck_assert_ptr_nonnull(e);
-    list = obj(e, field);
-    ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 1
-                  && cJSON_GetArraySize(e) == 1, "errors: %s", res.errors);
-    ck_assert_str_eq(cJSON_GetArrayItem(list, 0)->valuestring, msg);
-    cJSON_Delete(e);
-
+    assert_field_error(field, msg);
     ck_assert_int_eq(count_rows(), before);
-}
-
-
-static void
-quiet(void *arg, const char *message)
-{
-}
-
-
-static void
-setup(void)
-{
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    PQsetNoticeProcessor(pg, quiet, NULL);
-    tk_result_init(&res);
 }
 
 
@@ -387,13 +152,11 @@ static void
 teardown(void)
 {
     free(q("UPDATE settings SET value = nullif($1, '')"
-           " WHERE key = 'lock_closed_after_days'", 1, lock_days));
+           " WHERE key = 'lock_closed_after_days'", lock_days));
     free(q("UPDATE settings SET value = nullif($1, '')"
-           " WHERE key = 'notify_technician_on_requester_reply'", 1, notify));
-    free(q("DROP TRIGGER IF EXISTS test_conv_boom ON outbox", 0));
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
+           " WHERE key = 'notify_technician_on_requester_reply'", notify));
+    free(q("DROP TRIGGER IF EXISTS test_conv_boom ON outbox"));
+    db_teardown();
 }
 
 
@@ -442,25 +205,25 @@ START_TEST(reply_ok)
     cJSON_Delete(j);
 
     /* stored as answered, by the principal */
-    q_is("Reply|" ADMIN "|false|false", "SELECT type || '|'"
-         " || created_by_id || '|' || is_private || '|' || has_draft"
-         " FROM conversations"
-         " WHERE id = $1", cid);
+    assert_q("Reply|" ADMIN "|false|false", "SELECT type || '|'"
+             " || created_by_id || '|' || is_private || '|' || has_draft"
+             " FROM conversations"
+             " WHERE id = $1", cid);
     ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
                         " WHERE ticket_id = $1", id), 1);
     ck_assert_int_eq(qn("SELECT version FROM tickets WHERE id = $1", id),
                      version + 1);
-    q_is("t", "SELECT first_responded_on > now() - interval '1 minute'"
-         " FROM tickets WHERE id = $1", id);
+    assert_q("t", "SELECT first_responded_on > now() - interval '1 minute'"
+             " FROM tickets WHERE id = $1", id);
     /* the first response is in the history, by the principal */
-    q_is("firstRespondedOn||ISO|" ADMIN, HISTORY_OF, id);
+    assert_q("firstRespondedOn||ISO|" ADMIN, HISTORY_OF, id);
     assert_first_response_history(id);
 
     /* one email to every address once, in their order */
-    q_is("1", "SELECT count(*) FROM outbox WHERE ticket_id = $1", id);
-    q_is("email|Reply|{a@x.org,b@y.org,c@z.org}|pending",
-         "SELECT channel || '|' || event || '|' || recipients::text || '|'"
-         " || status FROM outbox WHERE ticket_id = $1", id);
+    assert_q("1", "SELECT count(*) FROM outbox WHERE ticket_id = $1", id);
+    assert_q("email|Reply|{a@x.org,b@y.org,c@z.org}|pending",
+             "SELECT channel || '|' || event || '|' || recipients::text || '|'"
+             " || status FROM outbox WHERE ticket_id = $1", id);
     outbox = q("SELECT payload->>'ticketId' = $1::text"
                " AND payload->>'conversationId' = $2"
                " AND payload->>'subject' = 'Re: your printer'"
@@ -469,7 +232,7 @@ START_TEST(reply_ok)
                " AND payload->>'sendTo' = ' a@x.org; b@y.org ,'"
                " AND payload->>'ccTo' = 'c@z.org, A@X.org'"
                " AND payload->'attachments' = '[]'::jsonb"
-               " FROM outbox WHERE ticket_id = $1::bigint", 2, id, cid);
+               " FROM outbox WHERE ticket_id = $1::bigint", id, cid);
     ck_assert_str_eq(outbox, "t");
     free(outbox);
 }
@@ -487,32 +250,33 @@ START_TEST(reply_first_response_once)
                                    TK_PERM_REPLY), id,
                          form("Id", id, "Title", "t", "SendTo", "a@x.org",
                               NULL), NULL), TK_OK);
-    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
-    q_is("", HISTORY_OF, id);
+    assert_q(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    assert_q("", HISTORY_OF, id);
 
     ck_assert_int_eq(run(tk_ticket_forward, TECH1_P, id,
                          form("Id", id, "Title", "t", "SendTo", "a@x.org",
                               NULL), NULL), TK_OK);
     first = q("SELECT first_responded_on::text FROM tickets WHERE id = $1",
-              1, id);
+              id);
     ck_assert_ptr_nonnull(first);
-    q_is("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
+    assert_q("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
     assert_first_response_history(id);
 
     free(q("UPDATE tickets SET first_responded_on = first_responded_on"
-           " - interval '1 hour' WHERE id = $1", 1, id));
+           " - interval '1 hour' WHERE id = $1", id));
     free(first);
     first = q("SELECT first_responded_on::text FROM tickets WHERE id = $1",
-              1, id);
+              id);
 
     ck_assert_int_eq(run(tk_ticket_reply, ADMIN_P, id,
                          form("Id", id, "Title", "t", "SendTo", "a@x.org",
                               NULL), NULL), TK_OK);
-    q_is(first, "SELECT first_responded_on::text FROM tickets WHERE id = $1",
-         id);
+    assert_q(first,
+             "SELECT first_responded_on::text FROM tickets WHERE id = $1",
+             id);
     free(first);
     /* set once: no second history row */
-    q_is("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
+    assert_q("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
 }
 END_TEST
 
@@ -536,13 +300,14 @@ START_TEST(forward_ok)
     snprintf(cid, sizeof(cid), "%ld", num(j, "id"));
     cJSON_Delete(j);
 
-    q_is("Forward|true", "SELECT type || '|' || has_draft FROM conversations"
-         " WHERE id = $1", cid);
-    q_is("email|Forward|{vendor@example.net}", "SELECT channel || '|'"
-         " || event || '|' || recipients::text FROM outbox"
-         " WHERE ticket_id = $1", id);
+    assert_q("Forward|true",
+             "SELECT type || '|' || has_draft FROM conversations"
+             " WHERE id = $1", cid);
+    assert_q("email|Forward|{vendor@example.net}", "SELECT channel || '|'"
+             " || event || '|' || recipients::text FROM outbox"
+             " WHERE ticket_id = $1", id);
     /* a forward by staff is the first response too */
-    q_is("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
+    assert_q("firstRespondedOn||ISO|" TECH1, HISTORY_OF, id);
     assert_first_response_history(id);
 }
 END_TEST
@@ -625,7 +390,7 @@ START_TEST(reply_access)
     long             before;
 
     free(q("UPDATE tickets SET (is_deleted, deleted_on) = (true, now())"
-           " WHERE id = $1", 1, deleted));
+           " WHERE id = $1", deleted));
     before = count_rows();
 
 #define REPLY_FORM(id)  form("Id", id, "Title", "t", "SendTo", "a@x.org", NULL)
@@ -667,8 +432,9 @@ START_TEST(reply_access)
     ck_assert_int_eq(run(tk_ticket_reply, m1, mine, REPLY_FORM(mine), NULL),
                      TK_OK);
     /* a Member's reply is not the first response of staff */
-    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", mine);
-    q_is("", HISTORY_OF, mine);
+    assert_q(NULL,
+             "SELECT first_responded_on FROM tickets WHERE id = $1", mine);
+    assert_q("", HISTORY_OF, mine);
 
 #undef REPLY_FORM
 }
@@ -715,12 +481,13 @@ START_TEST(reply_uploads)
     /* kept with the conversation, not as the ticket's own files */
     ck_assert_int_eq(qn("SELECT count(*) FROM attachments WHERE ticket_id"
                         " = $1 AND conversation_id IS NULL", id), 0);
-    q_is(cid, "SELECT conversation_id::text FROM attachments WHERE id = $1",
-         aid);
+    assert_q(cid,
+             "SELECT conversation_id::text FROM attachments WHERE id = $1",
+             aid);
     ck_assert_int_eq(qn("SELECT jsonb_array_length(payload->'attachments')"
                         " FROM outbox WHERE ticket_id = $1", id), 2);
-    q_is(aid, "SELECT payload->'attachments'->>0 FROM outbox"
-         " WHERE ticket_id = $1", id);
+    assert_q(aid, "SELECT payload->'attachments'->>0 FROM outbox"
+             " WHERE ticket_id = $1", id);
 
     /* the download of each, byte for byte */
     ck_assert_int_eq(download(MEMBER1_P, zid), TK_OK);
@@ -747,7 +514,7 @@ START_TEST(note_ok)
     cJSON           *j;
     long             outbox;
 
-    outbox = qn("SELECT count(*) FROM outbox", NULL);
+    outbox = qn("SELECT count(*) FROM outbox");
 
     ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
                          form("Id", id, "Message", "Checked the logs.",
@@ -771,9 +538,9 @@ START_TEST(note_ok)
     cJSON_Delete(j);
 
     /* no email; no first response */
-    ck_assert_int_eq(qn("SELECT count(*) FROM outbox", NULL), outbox);
-    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
-    q_is("", HISTORY_OF, id);
+    ck_assert_int_eq(qn("SELECT count(*) FROM outbox"), outbox);
+    assert_q(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    assert_q("", HISTORY_OF, id);
 
     assert_invalid(tk_ticket_note, id, form("Id", id, NULL), "Message",
                    "The Message field is required.");
@@ -873,12 +640,7 @@ END_TEST
 static int
 list(tk_principal_t p, const char *id)
 {
-    int  rc;
-
-    tk_result_clear(&res);
-    rc = tk_ticket_conversations(conn, &p, tid(id), &res);
-    ck_assert_int_eq(rc, res.code);
-    return rc;
+    return CALL(tk_ticket_conversations(conn, &p, tid(id), &res));
 }
 
 
@@ -905,7 +667,7 @@ START_TEST(conversations_list)
     /* written earlier than the others: the list is by time */
     free(q("INSERT INTO conversations (ticket_id, type, message,"
            " created_on) VALUES ($1, 'Escalation', 'early',"
-           " now() - interval '1 day')", 1, id));
+           " now() - interval '1 day')", id));
 
     ck_assert_int_eq(list(TECH1_P, id), TK_OK);
     j = body_json();
@@ -936,7 +698,7 @@ START_TEST(conversations_list)
     ck_assert_int_eq(list(ADMIN_P, "999999999"), TK_ENOTFOUND);
     ck_assert_int_eq(list(ADMIN_P, "0"), TK_ENOTFOUND);
     free(q("UPDATE tickets SET (is_deleted, deleted_on) = (true, now())"
-           " WHERE id = $1", 1, id));
+           " WHERE id = $1", id));
     ck_assert_int_eq(list(ADMIN_P, id), TK_ENOTFOUND);
 }
 END_TEST
@@ -970,26 +732,27 @@ START_TEST(reqreply_ok)
     cJSON_Delete(j);
 
     /* not Resolved or Closed: the status stays; no first response */
-    q_is("4", "SELECT status_id::text FROM tickets WHERE id = $1", id);
-    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    assert_q("4", "SELECT status_id::text FROM tickets WHERE id = $1", id);
+    assert_q(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id = $1",
                         id), 0);
 
     /* the assignee hears of it */
-    q_is("email|RequesterReply|{tech1@example.com}", "SELECT channel || '|'"
-         " || event || '|' || recipients::text FROM outbox"
-         " WHERE ticket_id = $1", id);
-    q_is(cid, "SELECT payload->>'conversationId' FROM outbox"
-         " WHERE ticket_id = $1", id);
+    assert_q("email|RequesterReply|{tech1@example.com}",
+             "SELECT channel || '|'"
+             " || event || '|' || recipients::text FROM outbox"
+             " WHERE ticket_id = $1", id);
+    assert_q(cid, "SELECT payload->>'conversationId' FROM outbox"
+             " WHERE ticket_id = $1", id);
 
     /* unless the setting says no, or there is no assignee */
     free(q("UPDATE settings SET value = 'false'"
-           " WHERE key = 'notify_technician_on_requester_reply'", 0));
+           " WHERE key = 'notify_technician_on_requester_reply'"));
     ck_assert_int_eq(reqreply(MEMBER1_P, id, "member1"), TK_OK);
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id = $1",
                         id), 1);
     free(q("UPDATE settings SET value = 'true'"
-           " WHERE key = 'notify_technician_on_requester_reply'", 0));
+           " WHERE key = 'notify_technician_on_requester_reply'"));
     {
         const char  *nobody = ticket(MEMBER1, NULL, 1, 0);
 
@@ -1009,8 +772,8 @@ START_TEST(reqreply_ok)
         const char  *own = ticket(TECH1, TECH2, 1, 0);
 
         ck_assert_int_eq(reqreply(TECH1_P, own, "tech1"), TK_OK);
-        q_is("{tech2@example.com}", "SELECT recipients::text FROM outbox"
-             " WHERE ticket_id = $1", own);
+        assert_q("{tech2@example.com}", "SELECT recipients::text FROM outbox"
+                 " WHERE ticket_id = $1", own);
     }
 }
 END_TEST
@@ -1053,7 +816,7 @@ START_TEST(reqreply_refused)
 
     /* nothing changed, the ticket is still Resolved */
     ck_assert_int_eq(count_rows(), before);
-    q_is("5", "SELECT status_id::text FROM tickets WHERE id = $1", id);
+    assert_q("5", "SELECT status_id::text FROM tickets WHERE id = $1", id);
 }
 END_TEST
 
@@ -1065,37 +828,39 @@ START_TEST(reqreply_reopens)
     char        *dates;
 
     dates = q("SELECT iso_utc(resolved_on) || '|' || iso_utc(closed_on)"
-              " FROM tickets WHERE id = $1", 1, closed);
+              " FROM tickets WHERE id = $1", closed);
     ck_assert_ptr_nonnull(dates);
 
     /* the close link of the resolution email */
     free(q("INSERT INTO close_links (ticket_id, token_sha256, expires_on)"
            " VALUES ($1, md5(random()::text), now() + interval '1 day')",
-           1, resolved));
+           resolved));
 
     ck_assert_int_eq(reqreply(MEMBER1_P, resolved, "member1"), TK_OK);
-    q_is("t", "SELECT expires_on <= now() FROM close_links"
-         " WHERE ticket_id = $1", resolved);
-    q_is("7||", "SELECT status_id || '|' || coalesce(resolved_on::text, '')"
-         " || '|' || coalesce(closed_on::text, '') FROM tickets"
-         " WHERE id = $1", resolved);
+    assert_q("t", "SELECT expires_on <= now() FROM close_links"
+             " WHERE ticket_id = $1", resolved);
+    assert_q("7||",
+             "SELECT status_id || '|' || coalesce(resolved_on::text, '')"
+             " || '|' || coalesce(closed_on::text, '') FROM tickets"
+             " WHERE id = $1", resolved);
     /* the status, then resolvedOn cleared; closedOn was not set */
-    q_is("status|Resolved|Reopened|" MEMBER1
-         ",resolvedOn|ISO||" MEMBER1, HISTORY_OF, resolved);
+    assert_q("status|Resolved|Reopened|" MEMBER1
+             ",resolvedOn|ISO||" MEMBER1, HISTORY_OF, resolved);
     ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
                         " WHERE ticket_id = $1", resolved), 1);
 
     /* closed today, locked after 7 days: not locked yet */
     free(q("UPDATE settings SET value = '7'"
-           " WHERE key = 'lock_closed_after_days'", 0));
+           " WHERE key = 'lock_closed_after_days'"));
     ck_assert_int_eq(reqreply(INTEG_P, closed, "member1"), TK_OK);
-    q_is("7", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
-    q_is("status|Closed|Reopened|" MEMBER1 ",resolvedOn|ISO||" MEMBER1
-         ",closedOn|ISO||" MEMBER1, HISTORY_OF, closed);
+    assert_q("7", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
+    assert_q("status|Closed|Reopened|" MEMBER1 ",resolvedOn|ISO||" MEMBER1
+             ",closedOn|ISO||" MEMBER1, HISTORY_OF, closed);
     /* the old values are the dates the ticket had */
-    q_is(dates, "SELECT string_agg(old_value, '|' ORDER BY id) FROM history"
-         " WHERE ticket_id = $1 AND field IN ('resolvedOn', 'closedOn')",
-         closed);
+    assert_q(dates,
+             "SELECT string_agg(old_value, '|' ORDER BY id) FROM history"
+             " WHERE ticket_id = $1 AND field IN ('resolvedOn', 'closedOn')",
+             closed);
     free(dates);
 
     /* an unset reopen status: the reply is kept, the status stays */
@@ -1103,12 +868,12 @@ START_TEST(reqreply_reopens)
         const char  *other = ticket(MEMBER1, TECH1, 5, 0);
 
         free(q("UPDATE settings SET value = NULL"
-               " WHERE key = 'reopen_status_id'", 0));
+               " WHERE key = 'reopen_status_id'"));
         ck_assert_int_eq(reqreply(MEMBER1_P, other, "member1"), TK_OK);
         free(q("UPDATE settings SET value = '7'"
-               " WHERE key = 'reopen_status_id'", 0));
-        q_is("5", "SELECT status_id::text FROM tickets WHERE id = $1",
-             other);
+               " WHERE key = 'reopen_status_id'"));
+        assert_q("5", "SELECT status_id::text FROM tickets WHERE id = $1",
+                 other);
     }
 }
 END_TEST
@@ -1121,13 +886,13 @@ START_TEST(reqreply_locked)
 
     /* closed 3 days ago, locked after 2: stored, not reopened */
     free(q("UPDATE settings SET value = '2'"
-           " WHERE key = 'lock_closed_after_days'", 0));
+           " WHERE key = 'lock_closed_after_days'"));
     version = qn("SELECT version FROM tickets WHERE id = $1", closed);
 
     ck_assert_int_eq(reqreply(MEMBER1_P, closed, "member1"), TK_OK);
-    q_is("6", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
-    q_is("t", "SELECT closed_on IS NOT NULL FROM tickets WHERE id = $1",
-         closed);
+    assert_q("6", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
+    assert_q("t", "SELECT closed_on IS NOT NULL FROM tickets WHERE id = $1",
+             closed);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id = $1",
                         closed), 0);
     ck_assert_int_eq(qn("SELECT count(*) FROM conversations"
@@ -1138,10 +903,10 @@ START_TEST(reqreply_locked)
 
     /* 0: locked at once */
     free(q("UPDATE settings SET value = '0'"
-           " WHERE key = 'lock_closed_after_days'", 0));
+           " WHERE key = 'lock_closed_after_days'"));
     closed = ticket(MEMBER1, TECH1, 6, 0);
     ck_assert_int_eq(reqreply(MEMBER1_P, closed, "member1"), TK_OK);
-    q_is("6", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
+    assert_q("6", "SELECT status_id::text FROM tickets WHERE id = $1", closed);
 }
 END_TEST
 
@@ -1153,9 +918,7 @@ download(tk_principal_t p, const char *aid)
 {
     int  rc;
 
-    tk_result_clear(&res);
-    rc = tk_attachment_get(conn, &p, strtoll(aid, NULL, 10), &res);
-    ck_assert_int_eq(rc, res.code);
+    rc = CALL(tk_attachment_get(conn, &p, strtoll(aid, NULL, 10), &res));
     if (rc != TK_OK) {
         ck_assert_ptr_null(res.body);
     }
@@ -1170,7 +933,7 @@ attachment(const char *id, const char *conv, const char *type)
     return q("INSERT INTO attachments (ticket_id, conversation_id, file_name,"
              " content_type, size, sha256, content)"
              " VALUES ($1, $2, 'a.txt', $3, 3, repeat('0', 64), 'abc')"
-             " RETURNING id", 3, id, conv, type);
+             " RETURNING id", id, conv, type);
 }
 
 
@@ -1198,14 +961,14 @@ START_TEST(attachment_rules)
                          form("Id", id, "Message", "secret", NULL), NULL),
                      TK_CREATED);
     cid = q("SELECT max(id)::text FROM conversations WHERE ticket_id = $1",
-            1, id);
+            id);
     priv = attachment(id, cid, "text/plain");
     free(cid);
     ck_assert_int_eq(run(tk_ticket_note, TECH1_P, id,
                          form("Id", id, "Message", "public", "IsPrivate",
                               "false", NULL), NULL), TK_CREATED);
     cid = q("SELECT max(id)::text FROM conversations WHERE ticket_id = $1",
-            1, id);
+            id);
     pub = attachment(id, cid, "text/plain");
     free(cid);
 
@@ -1233,7 +996,7 @@ START_TEST(attachment_rules)
 
     /* a deleted ticket's files are gone */
     free(q("UPDATE tickets SET (is_deleted, deleted_on) = (true, now())"
-           " WHERE id = $1", 1, id));
+           " WHERE id = $1", id));
     ck_assert_int_eq(download(ADMIN_P, own), TK_ENOTFOUND);
 
     free(own);
@@ -1256,10 +1019,9 @@ START_TEST(reply_rollback)
 
     /* the last write of the transaction fails: nothing may stay */
     free(q("CREATE OR REPLACE FUNCTION test_conv_boom() RETURNS trigger"
-           " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$",
-           0));
+           " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$"));
     free(q("CREATE OR REPLACE TRIGGER test_conv_boom BEFORE INSERT ON outbox"
-           " FOR EACH ROW EXECUTE FUNCTION test_conv_boom()", 0));
+           " FOR EACH ROW EXECUTE FUNCTION test_conv_boom()"));
 
     before = count_rows();
 
@@ -1271,11 +1033,11 @@ START_TEST(reply_rollback)
                          form("Id", id, "Username", "member1", "Title", "t",
                               NULL), NULL), TK_EINTERNAL);
     ck_assert_int_eq(count_rows(), before);
-    q_is(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
-    q_is("5", "SELECT status_id::text FROM tickets WHERE id = $1", id);
+    assert_q(NULL, "SELECT first_responded_on FROM tickets WHERE id = $1", id);
+    assert_q("5", "SELECT status_id::text FROM tickets WHERE id = $1", id);
 
-    free(q("DROP TRIGGER test_conv_boom ON outbox", 0));
-    free(q("DROP FUNCTION test_conv_boom()", 0));
+    free(q("DROP TRIGGER test_conv_boom ON outbox"));
+    free(q("DROP FUNCTION test_conv_boom()"));
 
     /* the connection is usable again, and the key was never taken */
     f = form("Id", id, "Title", "t", "SendTo", "a@x.org", NULL);
@@ -1284,7 +1046,7 @@ START_TEST(reply_rollback)
     /* conversation, attachment, outbox, key, version, and the history
      * row of the first response */
     ck_assert_int_eq(count_rows(), before + 6);
-    q_is("firstRespondedOn||ISO|" ADMIN, HISTORY_OF, id);
+    assert_q("firstRespondedOn||ISO|" ADMIN, HISTORY_OF, id);
 }
 END_TEST
 
@@ -1297,8 +1059,7 @@ conversation_suite(void)
 
     s = suite_create("conversation");
 
-    tc = tcase_create("reply");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "reply", db_setup, teardown, 0);
     tcase_add_test(tc, reply_ok);
     tcase_add_test(tc, reply_first_response_once);
     tcase_add_test(tc, forward_ok);
@@ -1306,29 +1067,33 @@ conversation_suite(void)
     tcase_add_test(tc, reply_access);
     tcase_add_test(tc, reply_uploads);
     tcase_add_test(tc, reply_rollback);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("note");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "note", db_setup, teardown, 0);
     tcase_add_test(tc, note_ok);
     tcase_add_test(tc, note_idempotency);
     tcase_add_test(tc, conversations_list);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("reqreply");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "reqreply", db_setup, teardown, 0);
     tcase_add_test(tc, reqreply_ok);
     tcase_add_test(tc, reqreply_refused);
     tcase_add_test(tc, reqreply_reopens);
     tcase_add_test(tc, reqreply_locked);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("attachment");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "attachment", db_setup, teardown, 0);
     tcase_add_test(tc, attachment_rules);
-    suite_add_tcase(s, tc);
 
     return s;
+}
+
+
+/* The settings the tests change, to put them back after each. */
+static int
+prepare(PGconn *c)
+{
+    return read_setting(c, "lock_closed_after_days", lock_days,
+                        sizeof(lock_days))
+        && read_setting(c, "notify_technician_on_requester_reply", notify,
+                        sizeof(notify));
 }
 
 
@@ -1336,89 +1101,20 @@ conversation_suite(void)
 static int
 cleanup(PGconn *c)
 {
-    static const char  sql[] =
+    return exec_script(c,
         "BEGIN;"
-        "DELETE FROM outbox WHERE ticket_id IN"
-        " (SELECT id FROM tickets WHERE description = '" MARK "');"
-        "DELETE FROM tickets WHERE description = '" MARK "';"
+        DELETE_TICKETS(MARK)
         "DELETE FROM idempotency_keys WHERE key LIKE '" KEY "%';"
         "DROP TRIGGER IF EXISTS test_conv_boom ON outbox;"
         "DROP FUNCTION IF EXISTS test_conv_boom();"
         "UPDATE settings SET value = '7' WHERE key = 'reopen_status_id'"
         " AND value IS NULL;"
-        "COMMIT";
-    PGresult           *r;
-    int                 ok;
-
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        fprintf(stderr, "check_conversation: cleanup: %s",
-                PQerrorMessage(c));
-    }
-
-    PQclear(r);
-    return ok;
-}
-
-
-/* The value of a setting into out ("" for NULL): 0 on failure. */
-static int
-setting(PGconn *c, const char *key, char *out, size_t len)
-{
-    const char  *v[1] = { key };
-    PGresult    *r;
-    int          ok;
-
-    r = PQexecParams(c, "SELECT coalesce(value, '') FROM settings"
-                     " WHERE key = $1", 1, NULL, v, NULL, NULL, 0);
-    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    if (ok) {
-        snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-    return ok;
+        "COMMIT");
 }
 
 
 int
 main(void)
 {
-    SRunner  *sr;
-    PGconn   *c;
-    int       failed;
-
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_conversation: TICKETS_TEST_DB is not set: it "
-                "must be the conninfo of a migrated PostgreSQL with the "
-                "demo data loaded\n");
-        return EXIT_FAILURE;
-    }
-
-    c = PQconnectdb(conninfo);
-    PQsetNoticeProcessor(c, quiet, NULL);
-    if (!setting(c, "lock_closed_after_days", lock_days, sizeof(lock_days))
-        || !setting(c, "notify_technician_on_requester_reply", notify,
-                    sizeof(notify)))
-    {
-        fprintf(stderr, "check_conversation: %s: %s", conninfo,
-                PQerrorMessage(c));
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-
-    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
-
-    sr = srunner_create(conversation_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    if (!cleanup(c)) {
-        failed++;
-    }
-    PQfinish(c);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_main(conversation_suite, prepare, cleanup);
 }

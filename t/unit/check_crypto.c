@@ -12,8 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <check.h>
-
+#include "testlib.h"
 #include "crypto.h"
 #include "result.h"
 #include "tickets.h"
@@ -191,11 +190,8 @@ issue(const tk_jwt_key_t *key, time_t now, long lifetime)
     tk_principal_t  p;
     char           *token;
 
-    memset(&p, 0, sizeof(p));
-    strcpy(p.user_id, "42");
-    strcpy(p.user_name, "alice");
-    p.role = TK_ROLE_TECHNICIAN;
-    p.perms = TK_PERM_CREATE | TK_PERM_REPLY | TK_PERM_DELETE;
+    p = principal("42", "alice", TK_ROLE_TECHNICIAN,
+                  TK_PERM_CREATE | TK_PERM_REPLY | TK_PERM_DELETE);
 
     ck_assert_int_eq(tk_jwt_issue(key, &p, ISS, AUD, lifetime, now, &token),
                      TK_OK);
@@ -248,7 +244,6 @@ END_TEST
 
 START_TEST(test_result)
 {
-    tk_result_t  res;
     char         longer[1000];
 
     tk_result_init(&res);
@@ -1359,32 +1354,27 @@ crypto_suite(void)
 
     s = suite_create("crypto");
 
-    tc = tcase_create("result");
+    tc = add_tcase(s, "result", NULL, NULL, 0);
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_result);
     tcase_add_test(tc, test_perms);
     tcase_add_test(tc, test_roles);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("encoding");
+    tc = add_tcase(s, "encoding", NULL, NULL, 0);
     tcase_add_test(tc, test_sha256);
     tcase_add_test(tc, test_hmac);
     tcase_add_test(tc, test_base64url);
     tcase_add_test(tc, test_hex_uuid);
-    suite_add_tcase(s, tc);
 
     /* the default cost is slow under valgrind */
-    tc = tcase_create("password");
-    tcase_set_timeout(tc, 120);
+    tc = add_tcase(s, "password", NULL, NULL, 120);
     tcase_add_test(tc, test_password_round_trip);
     tcase_add_test(tc, test_password_default_cost);
     tcase_add_test(tc, test_password_tampered);
     tcase_add_test(tc, test_password_unsupported);
     tcase_add_test(tc, test_password_iteration_bounds);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("jwt");
-    tcase_set_timeout(tc, 60);
+    tc = add_tcase(s, "jwt", NULL, NULL, 60);
     tcase_add_test(tc, test_key_load_errors);
     tcase_add_test(tc, test_key_secret_newline);
     tcase_add_test(tc, test_jwt_hs256_round_trip);
@@ -1401,7 +1391,6 @@ crypto_suite(void)
     tcase_add_test(tc, test_jwt_subject);
     tcase_add_test(tc, test_jwt_permissions);
     tcase_add_test(tc, test_jwt_malformed);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -1410,32 +1399,14 @@ crypto_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    char      cmd[128];
-    int       failed;
+    int  failed;
 
-    snprintf(dir, sizeof(dir), "%s/check_crypto.XXXXXX",
-             getenv("TMPDIR") != NULL && strlen(getenv("TMPDIR")) < 32
-             ? getenv("TMPDIR") : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        perror("mkdtemp");
+    if (make_tmpdir(dir, sizeof(dir)) == NULL) {
         return 1;
     }
 
-    if (make_keys() != 0) {
-        failed = 1;
-
-    } else {
-        sr = srunner_create(crypto_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-    }
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "could not remove %s\n", dir);
-    }
+    failed = make_keys() != 0 ? 1 : run_suite(crypto_suite());
+    remove_tmpdir(dir);
 
     return failed == 0 ? 0 : 1;
 }

@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <check.h>
 #include <openssl/evp.h>
 
+#include "testlib.h"
 #include "deliver.h"
-#include "tickets.h"
 
 
 #define UUID  "3a969a6d-8a75-4491-b4a1-50e12ce59923"
@@ -705,7 +704,7 @@ deliver_suite(void)
 
     s = suite_create("deliver");
 
-    tc = tcase_create("mail");
+    tc = add_tcase(s, "mail", NULL, NULL, 0);
     tcase_add_test(tc, mail_headers);
     tcase_add_test(tc, mail_from_and_cc);
     tcase_add_test(tc, mail_subject_folded);
@@ -715,13 +714,11 @@ deliver_suite(void)
     tcase_add_test(tc, mail_addresses);
     tcase_add_test(tc, url_hosts);
     tcase_add_test(tc, templates);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("http");
+    tc = add_tcase(s, "http", NULL, NULL, 0);
     tcase_add_test(tc, http_body);
     tcase_add_test(tc, http_signature);
     tcase_add_test(tc, targets);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -730,13 +727,5 @@ deliver_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(deliver_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(deliver_suite()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <check.h>
-
-#include "tickets.h"
+#include "testlib.h"
 #include "form.h"
 #include "ngx_http_tickets_form.h"
 
@@ -1029,8 +1027,7 @@ form_suite(void)
 
     s = suite_create("form");
 
-    tc = tcase_create("multipart");
-    tcase_set_timeout(tc, 60);
+    tc = add_tcase(s, "multipart", NULL, NULL, 60);
     tcase_add_test(tc, test_boundary);
     tcase_add_test(tc, test_create);
     tcase_add_test(tc, test_simple);
@@ -1050,18 +1047,15 @@ form_suite(void)
     tcase_add_test(tc, test_filename_ext);
     tcase_add_test(tc, test_unsafe_filenames_multipart);
     tcase_add_test(tc, test_part_details);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("urlencoded");
+    tc = add_tcase(s, "urlencoded", NULL, NULL, 0);
     tcase_add_test(tc, test_urlencoded);
     tcase_add_test(tc, test_urlencoded_bad_escape);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("tk_form");
+    tc = add_tcase(s, "tk_form", NULL, NULL, 0);
     tcase_add_test(tc, test_unsafe_filenames);
     tcase_add_test(tc, test_form_many_fields);
     tcase_add_test(tc, test_form_files);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -1070,13 +1064,5 @@ form_suite(void)
 int
 main(void)
 {
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(form_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(form_suite()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

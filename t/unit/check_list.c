@@ -17,14 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <check.h>
-#include <cJSON.h>
-#include <libpq-fe.h>
-
-#include "tickets.h"
+#include "testlib.h"
 /* white box: the connection's session, to see what it has prepared */
 #include "db.h"
 
@@ -215,7 +210,6 @@ static const int  also_out[][2] = {
 };
 
 
-static const char  *conninfo;
 static char         tag[12];            /* lower case letters */
 static char         prefix[24];         /* "CKL-<tag> " */
 static char         user_ids[NUSERS][40];
@@ -224,13 +218,10 @@ static int64_t      ticket_ids[NTICKETS];
 static int          ncrafted;           /* not deleted */
 static char         setting_zone[64];   /* the time_zone setting */
 
-static tk_conn_t   *conn;
-static PGconn      *pg;
-static tk_result_t  res;
 
-
+/* A principal of a crafted user (an index into user_ids). */
 static tk_principal_t
-principal(int user, int role)
+user_principal(int user, int role)
 {
     tk_principal_t  p;
 
@@ -241,38 +232,8 @@ principal(int user, int role)
     return p;
 }
 
-#define ME_P    principal(ME, TK_ROLE_TECHNICIAN)
-#define MEM_P   principal(MEM, TK_ROLE_MEMBER)
-
-
-/* The first value of a query with its parameters, or NULL. */
-static char *
-qv(PGconn *c, const char *sql, int n, const char *const *v)
-{
-    PGresult  *r;
-    char      *out = NULL;
-
-    r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
-                  || PQresultStatus(r) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQerrorMessage(c));
-
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
-    return out;
-}
-
-
-static char *
-q(const char *sql, const char *p1, const char *p2)
-{
-    const char  *v[2] = { p1, p2 };
-
-    return qv(pg, sql, p2 ? 2 : p1 ? 1 : 0, v);
-}
+#define ME_P    user_principal(ME, TK_ROLE_TECHNICIAN)
+#define MEM_P   user_principal(MEM, TK_ROLE_MEMBER)
 
 
 /*
@@ -282,22 +243,14 @@ q(const char *sql, const char *p1, const char *p2)
 static int
 listv(tk_principal_t p, va_list ap)
 {
-    const char  *name, *value;
-    tk_form_t   *f;
-    int          rc;
+    tk_form_t  *f;
+    int         rc;
 
     f = tk_form_new();
     ck_assert_ptr_nonnull(f);
+    add_pairs(f, ap);
 
-    while ((name = va_arg(ap, const char *)) != NULL) {
-        value = va_arg(ap, const char *);
-        ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
-                                     strlen(value)), TK_OK);
-    }
-
-    tk_result_clear(&res);
-    rc = tk_ticket_list(conn, &p, f, &res);
-    ck_assert_int_eq(rc, res.code);
+    rc = CALL(tk_ticket_list(conn, &p, f, &res));
     tk_form_free(f);
 
     return rc;
@@ -332,10 +285,8 @@ list_ok(tk_principal_t p, ...)
 
     ck_assert_msg(rc == TK_OK, "%d %s %s", rc, res.message,
                   res.errors ? res.errors : "");
-    ck_assert_ptr_nonnull(res.body);
-    ck_assert_uint_eq(strlen(res.body), res.body_len);
 
-    j = cJSON_Parse(res.body);
+    j = body_json();
     ck_assert_msg(cJSON_IsArray(j), "not an array: %s", res.body);
     ck_assert_int_ge(res.total, cJSON_GetArraySize(j));
 
@@ -421,7 +372,7 @@ oracle(int i, int user, int member, int prefix_only, int sort, int desc)
     char        *out, *zone;
     char         order[128], sql[2048];
 
-    zone = q("SELECT user_time_zone($1)", user_ids[user], NULL);
+    zone = q("SELECT user_time_zone($1)", user_ids[user]);
 
     snprintf(order, sizeof(order), sorts[sort][1], dir, dir);
     snprintf(sql, sizeof(sql),
@@ -439,7 +390,7 @@ oracle(int i, int user, int member, int prefix_only, int sort, int desc)
     v[2] = prefix_only ? prefix : NULL;
     v[3] = zone;
 
-    out = qv(pg, sql, 4, v);
+    out = query_value(pg, sql, 4, v);
     free(zone);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -468,33 +419,14 @@ has(const char *ids, int ticket)
 
 
 static void
-quiet(void *arg, const char *message)
-{
-}
-
-
-static void
-setup(void)
-{
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    PQsetNoticeProcessor(pg, quiet, NULL);
-    tk_result_init(&res);
-}
-
-
-static void
 teardown(void)
 {
     /* what today_time_zone changes, even when it failed half way */
     free(q("UPDATE settings SET value = $1 WHERE key = 'time_zone'",
-           setting_zone, NULL));
+           setting_zone));
     free(q("UPDATE users SET time_zone = '" ZONE "' WHERE id = $1",
-           user_ids[ME], NULL));
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
+           user_ids[ME]));
+    db_teardown();
 }
 
 
@@ -603,8 +535,8 @@ START_TEST(member_scoping)
     free(got);
 
     /* an Integration principal is not a Member */
-    got = all_ids(principal(OTHER, TK_ROLE_INTEGRATION), "AllTickets", "id",
-                  "desc", prefix, "Subject");
+    got = all_ids(user_principal(OTHER, TK_ROLE_INTEGRATION), "AllTickets",
+                  "id", "desc", prefix, "Subject");
     ck_assert(has(got, G_OPEN));
     ck_assert(has(got, G2_OPEN_OTHER));
     free(got);
@@ -625,7 +557,7 @@ START_TEST(today_time_zone)
     ck_assert(!has(mine, DUE_TOMORROW));
 
     /* other has no zone: UTC, whose day is not Kiritimati's */
-    utc = all_ids(principal(OTHER, TK_ROLE_TECHNICIAN), "TicketsDueToday",
+    utc = all_ids(user_principal(OTHER, TK_ROLE_TECHNICIAN), "TicketsDueToday",
                   "id", "desc", prefix, "Subject");
     in_utc = q("SELECT coalesce(string_agg(t.id::text, ','"
                " ORDER BY t.id DESC), '') FROM tickets t"
@@ -633,24 +565,22 @@ START_TEST(today_time_zone)
                " WHERE starts_with(title, $1) AND deleted_on IS NULL"
                " AND s.status_type IN ('Open', 'OnHold', 'Pending')"
                " AND (due_date AT TIME ZONE 'UTC')::date"
-               " = (now() AT TIME ZONE 'UTC')::date", prefix, NULL);
+               " = (now() AT TIME ZONE 'UTC')::date", prefix);
     ck_assert_str_eq(utc, in_utc);
     ck_assert_str_ne(utc, mine);
     ck_assert(!has(utc, DUE_TODAY_MINE) || !has(utc, DUE_TODAY_END));
     free(utc);
 
     /* no zone of me's own: the setting's */
-    free(q("UPDATE users SET time_zone = NULL WHERE id = $1", user_ids[ME],
-           NULL));
-    free(q("UPDATE settings SET value = '" ZONE "' WHERE key = 'time_zone'",
-           NULL, NULL));
+    free(q("UPDATE users SET time_zone = NULL WHERE id = $1", user_ids[ME]));
+    free(q("UPDATE settings SET value = '" ZONE "' WHERE key = 'time_zone'"));
     utc = all_ids(ME_P, "TicketsDueToday", "id", "desc", prefix, "Subject");
     ck_assert_str_eq(utc, mine);
     free(utc);
 
     /* a zone PostgreSQL does not know is passed over */
     free(q("UPDATE users SET time_zone = 'Nowhere/Atlantis' WHERE id = $1",
-           user_ids[ME], NULL));
+           user_ids[ME]));
     utc = all_ids(ME_P, "MyTicketsDueToday", "id", "desc", NULL, NULL);
     ck_assert(has(utc, DUE_TODAY_MINE));
     free(utc);
@@ -690,10 +620,9 @@ START_TEST(shape)
     ck_assert_ptr_null(k);
 
     snprintf(title, sizeof(title), "%s%s", prefix, crafted[G_OPEN].title);
-    due = q("SELECT iso_utc(due_date) FROM tickets WHERE id = $1", id + 1,
-            NULL);
+    due = q("SELECT iso_utc(due_date) FROM tickets WHERE id = $1", id + 1);
     created = q("SELECT iso_utc(created_on) FROM tickets WHERE id = $1",
-                id + 1, NULL);
+                id + 1);
 
     ck_assert_int_eq(cJSON_GetObjectItem(it, "id")->valuedouble,
                      ticket_ids[G_OPEN]);
@@ -825,7 +754,7 @@ START_TEST(defaults)
     j = list_ok(ME_P, "LISTTYPE", "19", "PAGESIZE", "3", NULL);
     ck_assert_int_eq(res.page_size, 3);
     ck_assert_int_eq(cJSON_GetArraySize(j), 3);
-    a = q("SELECT count(*) FROM tickets WHERE NOT is_deleted", NULL, NULL);
+    a = q("SELECT count(*) FROM tickets WHERE NOT is_deleted");
     ck_assert_int_eq(res.total, atoll(a));
     free(a);
     cJSON_Delete(j);
@@ -850,7 +779,7 @@ count(tk_principal_t p, const char *search, const char *fields)
 
 START_TEST(search_subject)
 {
-    tk_principal_t  m3 = principal(MEM3, TK_ROLE_MEMBER);
+    tk_principal_t  m3 = user_principal(MEM3, TK_ROLE_MEMBER);
     char            s[64];
 
     ck_assert_int_eq(count(ME_P, prefix, "Subject"), ncrafted);
@@ -915,7 +844,7 @@ END_TEST
 
 START_TEST(search_priority)
 {
-    tk_principal_t  m3 = principal(MEM3, TK_ROLE_MEMBER);
+    tk_principal_t  m3 = user_principal(MEM3, TK_ROLE_MEMBER);
     char           *n;
 
     ck_assert_int_eq(count(m3, "High", "Priority"), 1);
@@ -929,7 +858,7 @@ START_TEST(search_priority)
     /* over every ticket */
     n = q("SELECT count(*) FROM tickets t JOIN priorities p"
           " ON p.id = t.priority_id WHERE NOT t.is_deleted"
-          " AND p.name = 'Normal'", NULL, NULL);
+          " AND p.name = 'Normal'");
     ck_assert_int_eq(count(ME_P, "normal", "Priority"), atoll(n));
     free(n);
 }
@@ -938,12 +867,12 @@ END_TEST
 
 START_TEST(search_requester)
 {
-    tk_principal_t  m3 = principal(MEM3, TK_ROLE_MEMBER);
+    tk_principal_t  m3 = user_principal(MEM3, TK_ROLE_MEMBER);
     char            s[64];
     char           *n;
 
     n = q("SELECT count(*) FROM tickets WHERE NOT is_deleted"
-          " AND requester_id = $1", user_ids[ME], NULL);
+          " AND requester_id = $1", user_ids[ME]);
 
     /* full name, user name, email: each a substring in any case */
     snprintf(s, sizeof(s), "%sFULLNAME", tag);
@@ -972,7 +901,7 @@ END_TEST
 /* Any selected field matches; the default is all four. */
 START_TEST(search_combined)
 {
-    tk_principal_t  m3 = principal(MEM3, TK_ROLE_MEMBER);
+    tk_principal_t  m3 = user_principal(MEM3, TK_ROLE_MEMBER);
     char            s[64];
 
     /* "high" is in no title but is a priority */
@@ -1087,7 +1016,7 @@ END_TEST
 /* The orders the crafted data was made for, spelled out. */
 START_TEST(sort_spelled_out)
 {
-    tk_principal_t  m3 = principal(MEM3, TK_ROLE_MEMBER);
+    tk_principal_t  m3 = user_principal(MEM3, TK_ROLE_MEMBER);
     char           *got, want[128];
 
     /* High, Low, none */
@@ -1166,13 +1095,10 @@ assert_invalid(const char *name, const char *value, const char *fields)
 
     ck_assert_msg(list(ME_P, name, value, NULL) == TK_EINVAL, "%s=%s: %d",
                   name, value, res.code);
-    ck_assert_str_eq(res.message, "One or more validation errors occurred.");
-    ck_assert_ptr_nonnull(res.errors);
+    e = validation_errors();
     ck_assert_ptr_null(res.body);
     ck_assert_int_eq(res.total, -1);
 
-    e = cJSON_Parse(res.errors);
-    ck_assert_ptr_nonnull(e);
     cJSON_ArrayForEach(it, e) {
         ck_assert(cJSON_IsArray(it) && cJSON_GetArraySize(it) >= 1);
         ck_assert(cJSON_IsString(cJSON_GetArrayItem(it, 0)));
@@ -1340,7 +1266,7 @@ START_TEST(connection_lost)
     cJSON_Delete(a);
 
     snprintf(pid, sizeof(pid), "%d", PQbackendPID(conn->pg));
-    free(q("SELECT pg_terminate_backend($1::int)", pid, NULL));
+    free(q("SELECT pg_terminate_backend($1::int)", pid));
     usleep(100000);
 
     /* either noticed before sending (and reconnected) or lost: never 500 */
@@ -1362,18 +1288,13 @@ list_suite(void)
 
     s = suite_create("list");
 
-    tc = tcase_create("membership");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "membership", db_setup, teardown, 120);
     tcase_add_loop_test(tc, membership, 0, (int) NELEMS(list_types));
     tcase_add_loop_test(tc, membership_member, 0, (int) NELEMS(list_types));
     tcase_add_test(tc, member_scoping);
     tcase_add_test(tc, today_time_zone);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("answer");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "answer", db_setup, teardown, 120);
     tcase_add_test(tc, shape);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, search_subject);
@@ -1385,14 +1306,10 @@ list_suite(void)
     tcase_add_loop_test(tc, sort_order, 0, 2 * (int) NELEMS(sorts));
     tcase_add_test(tc, sort_spelled_out);
     tcase_add_test(tc, invalid);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("statements");
-    tcase_set_timeout(tc, 300);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "statements", db_setup, teardown, 300);
     tcase_add_test(tc, every_combination);
     tcase_add_test(tc, connection_lost);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -1403,22 +1320,13 @@ list_suite(void)
 static char *
 must(PGconn *c, const char *sql, int n, const char *const *v)
 {
-    PGresult  *r;
-    char      *out = NULL;
+    char  *out;
 
-    r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK
-        && PQresultStatus(r) != PGRES_COMMAND_OK)
-    {
+    if (!sql_value(c, sql, n, v, &out)) {
         fprintf(stderr, "check_list: %s: %s", sql, PQerrorMessage(c));
         exit(EXIT_FAILURE);
     }
 
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
     return out;
 }
 
@@ -1538,8 +1446,7 @@ cleanup(PGconn *c)
         "UPDATE settings SET value = $1 WHERE key = 'time_zone'"
     };
     const char               *v[NELEMS(sql)];
-    PGresult                 *r;
-    char                      users[32], groups[32];
+    char                      users[32], groups[32], *out;
     size_t                    i;
     int                       ok = 1;
 
@@ -1551,9 +1458,8 @@ cleanup(PGconn *c)
     v[3] = setting_zone;
 
     for (i = 0; ok && i < NELEMS(sql); i++) {
-        r = PQexecParams(c, sql[i], 1, NULL, &v[i], NULL, NULL, 0);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
+        ok = sql_value(c, sql[i], 1, &v[i], &out);
+        free(out);
     }
 
     if (!ok) {
@@ -1564,32 +1470,13 @@ cleanup(PGconn *c)
 }
 
 
-int
-main(void)
+/* The crafted users, groups, tickets and tasks of a new tag. */
+static int
+prepare(PGconn *c)
 {
-    SRunner  *sr;
-    PGconn   *c;
-    size_t    i;
-    char     *s;
-    int       failed;
+    size_t  i;
+    char   *s;
 
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_list: TICKETS_TEST_DB is not set: it must "
-                "be the conninfo of a migrated PostgreSQL with the demo "
-                "data loaded\n");
-        return EXIT_FAILURE;
-    }
-
-    c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "check_list: %s: %s", conninfo, PQerrorMessage(c));
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-    PQsetNoticeProcessor(c, quiet, NULL);
-
-    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
     for (i = 0; i < 8; i++) {
         tag[i] = (char) ('a' + random() % 26);
     }
@@ -1601,16 +1488,12 @@ main(void)
     free(s);
 
     craft(c);
+    return 1;
+}
 
-    sr = srunner_create(list_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
 
-    if (!cleanup(c)) {
-        failed++;
-    }
-    PQfinish(c);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+int
+main(void)
+{
+    return db_main(list_suite, prepare, cleanup);
 }

@@ -11,21 +11,14 @@
  * by the test sessions' search_path, answers the setting sla_test.now.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <check.h>
-#include <libpq-fe.h>
-
-#include "tickets.h"
+#include "testlib.h"
 #include "db.h"
 #include "sla.h"
 
-
-#define ADMIN    "00000000-0000-4000-a000-000000000001"
-#define MEMBER1  "00000000-0000-4000-a000-000000000005"
 
 /* every ticket the tests make says this, so that they can go again */
 #define MARK     "test: sla ticket"
@@ -39,11 +32,7 @@
 #define RESOLVED  "5"
 
 
-static const char  *conninfo;
-static tk_conn_t   *conn;
-static PGconn      *pg;
-static tk_result_t  res;
-static char         pause_setting[16];
+static char  pause_setting[16];
 
 /* what main() made for the tests, as text for query parameters */
 static char  cal_berlin[16], cal_ny[16], cal_split[16], cal_empty[16],
@@ -52,46 +41,6 @@ static char  prio_sel[16], prio_none[16], prio_pb[16], prio_pw[16];
 static char  cat_sel[16], client_sel[16];
 static char  pol_p[16], pol_pc[16], pol_px[16], pol_pcx_off[16], pol_cx[16],
              pol_pb[16], pol_pw[16], pol_explicit[16];
-
-
-/*
- * The first value of a query with n parameters (NULL for SQL NULL) on the
- * connection c, or NULL; the statement must succeed.
- */
-static char *
-qc(PGconn *c, const char *sql, int n, ...)
-{
-    const char  *v[8];
-    PGresult    *r;
-    va_list      ap;
-    char        *out = NULL;
-    int          i;
-
-    va_start(ap, n);
-    for (i = 0; i < n && i < 8; i++) {
-        v[i] = va_arg(ap, const char *);
-    }
-    va_end(ap);
-
-    r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK
-        && PQresultStatus(r) != PGRES_COMMAND_OK)
-    {
-        fprintf(stderr, "check_sla: %s: %s", sql, PQerrorMessage(c));
-        PQclear(r);
-        ck_abort_msg("query failed: %s", sql);
-        return NULL;
-    }
-
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
-    return out;
-}
-
-#define q(...)  qc(pg, __VA_ARGS__)
 
 
 /* the SQLSTATE a query fails with, "" when it succeeds */
@@ -154,7 +103,7 @@ minutes_between(const char *cal, const char *a, const char *b)
     long   n;
 
     s = q("SELECT sla_business_minutes($1::int, $2::timestamptz,"
-          " $3::timestamptz)", 3, cal, a, b);
+          " $3::timestamptz)", cal, a, b);
     ck_assert_ptr_nonnull(s);
     n = strtol(s, NULL, 10);
     free(s);
@@ -325,20 +274,20 @@ START_TEST(add_edges)
 
     /* 0 minutes: the start itself, even outside working hours */
     s = q("SELECT sla_business_add($1::int, '2026-06-06 12:00+02', 0)"
-          " = '2026-06-06 12:00+02'", 1, cal_berlin);
+          " = '2026-06-06 12:00+02'", cal_berlin);
     ck_assert_str_eq(s, "t");
     free(s);
 
     /* no working hours, an unknown calendar, every working day a holiday */
     s = q("SELECT sla_business_add($1::int, '2026-06-02 10:00+02', 60)",
-          1, cal_empty);
+          cal_empty);
     ck_assert_ptr_null(s);
-    s = q("SELECT sla_business_add(-1, '2026-06-02 10:00+02', 60)", 0);
+    s = q("SELECT sla_business_add(-1, '2026-06-02 10:00+02', 60)");
     ck_assert_ptr_null(s);
     s = q("SELECT sla_business_add($1::int, '2026-06-02 10:00+02', 60)",
-          1, cal_never);
+          cal_never);
     ck_assert_ptr_null(s);
-    s = q("SELECT sla_business_add($1::int, NULL, 60)", 1, cal_berlin);
+    s = q("SELECT sla_business_add($1::int, NULL, 60)", cal_berlin);
     ck_assert_ptr_null(s);
 
     fails_with("SELECT sla_business_add(1, now(), -1)", "22023");
@@ -400,7 +349,7 @@ START_TEST(minutes_symmetric)
               "                 '2026-04-10 00:00Z', '7 hours 13 minutes') a,"
               " unnest(ARRAY[1, 59, 60, 479, 480, 481, 1440, 2400, 5000]) n"
               " WHERE sla_business_minutes($1::int, a,"
-              "       sla_business_add($1::int, a, n)) <> n", 1, cals[i]);
+              "       sla_business_add($1::int, a, n)) <> n", cals[i]);
         ck_assert_msg(strcmp(s, "0") == 0, "calendar %s: %s asymmetric",
                       cals[i], s);
         free(s);
@@ -412,7 +361,7 @@ START_TEST(minutes_symmetric)
               "                 '2026-11-10 00:00Z', '13 hours 1 minute') b,"
               " LATERAL (SELECT sla_business_minutes($1::int, a, b) AS m) x"
               " WHERE b > a AND x.m > 0 AND sla_business_add($1::int, a, x.m)"
-              "       > b", 1, cals[i]);
+              "       > b", cals[i]);
         ck_assert_msg(strcmp(s, "0") == 0, "calendar %s: %s past b",
                       cals[i], s);
         free(s);
@@ -429,7 +378,7 @@ policy_is(const char *prio, const char *cat, const char *client,
 {
     char  *s;
 
-    s = q("SELECT sla_policy_for($1::int, $2::int, $3::int)", 3, prio, cat,
+    s = q("SELECT sla_policy_for($1::int, $2::int, $3::int)", prio, cat,
           client);
     if (expect == NULL) {
         ck_assert_msg(s == NULL, "policy for %s/%s/%s: %s, expected none",
@@ -460,10 +409,10 @@ START_TEST(policy_selection)
     policy_is("3", cat_sel, client_sel, pol_cx);
 
     /* activated, the one with the most criteria wins */
-    free(q("UPDATE sla_policies SET is_active = true WHERE id = $1::int", 1,
+    free(q("UPDATE sla_policies SET is_active = true WHERE id = $1::int",
            pol_pcx_off));
     policy_is(prio_sel, cat_sel, client_sel, pol_pcx_off);
-    free(q("UPDATE sla_policies SET is_active = false WHERE id = $1::int", 1,
+    free(q("UPDATE sla_policies SET is_active = false WHERE id = $1::int",
            pol_pcx_off));
     /* ties go to the lowest id: made in the order p, pc, px, pcx, cx */
     policy_is(prio_sel, cat_sel, client_sel, pol_pc);
@@ -477,28 +426,28 @@ START_TEST(due_units)
 
     /* business minutes in the policy's calendar, pause in working minutes */
     s = q("SELECT iso_utc(response_due) || ' ' || iso_utc(resolution_due)"
-          " FROM sla_due($1::int, '2026-06-05 14:00+02', 0, 0)", 1, pol_pb);
+          " FROM sla_due($1::int, '2026-06-05 14:00+02', 0, 0)", pol_pb);
     ck_assert_str_eq(s, "2026-06-05T13:00:00Z 2026-06-08T12:00:00Z");
     free(s);
     s = q("SELECT iso_utc(response_due) || ' ' || iso_utc(resolution_due)"
-          " FROM sla_due($1::int, '2026-06-05 14:00+02', 999999, 120)", 1,
+          " FROM sla_due($1::int, '2026-06-05 14:00+02', 999999, 120)",
           pol_pb);
     ck_assert_str_eq(s, "2026-06-05T15:00:00Z 2026-06-08T14:00:00Z");
     free(s);
 
     /* wall-clock minutes, pause in seconds */
     s = q("SELECT iso_utc(response_due) || ' ' || iso_utc(resolution_due)"
-          " FROM sla_due($1::int, '2026-06-05 14:00+02', 0, 0)", 1, pol_pw);
+          " FROM sla_due($1::int, '2026-06-05 14:00+02', 0, 0)", pol_pw);
     ck_assert_str_eq(s, "2026-06-05T13:00:00Z 2026-06-05T20:00:00Z");
     free(s);
     s = q("SELECT iso_utc(response_due) || ' ' || iso_utc(resolution_due)"
-          " FROM sla_due($1::int, '2026-06-05 14:00+02', 3630, 999)", 1,
+          " FROM sla_due($1::int, '2026-06-05 14:00+02', 3630, 999)",
           pol_pw);
     ck_assert_str_eq(s, "2026-06-05T14:00:30Z 2026-06-05T21:00:30Z");
     free(s);
 
     s = q("SELECT coalesce(response_due, resolution_due)"
-          " FROM sla_due(-1, now(), 0, 0)", 0);
+          " FROM sla_due(-1, now(), 0, 0)");
     ck_assert_ptr_null(s);
 }
 END_TEST
@@ -509,13 +458,9 @@ END_TEST
 static void
 setup(void)
 {
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    tk_result_init(&res);
+    db_setup();
     ck_assert_int_eq(tk__cmd(conn, SEARCH_PATH, &res), TK_OK);
-
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    free(q(SEARCH_PATH, 0));
+    free(q(SEARCH_PATH));
 }
 
 
@@ -523,10 +468,8 @@ static void
 teardown(void)
 {
     free(q("UPDATE settings SET value = $1 WHERE key = 'sla_pause_on_hold'",
-           1, pause_setting[0] ? pause_setting : NULL));
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
+           pause_setting[0] ? pause_setting : NULL));
+    db_teardown();
 }
 
 
@@ -539,9 +482,9 @@ clock_at(const char *when)
 
     snprintf(sql, sizeof(sql), "SET sla_test.now = '%s'", when);
     ck_assert_int_eq(tk__cmd(conn, sql, &res), TK_OK);
-    free(q(sql, 0));
+    free(q(sql));
 
-    s = q("SELECT now() = $1::timestamptz", 1, when);
+    s = q("SELECT now() = $1::timestamptz", when);
     ck_assert_str_eq(s, "t");
     free(s);
 }
@@ -559,7 +502,7 @@ ticket_new(const char *created, const char *status, const char *prio,
            " category_id, client_id, created_on, due_date)"
            " VALUES ('SLA', '" MARK "', '" MEMBER1 "', '" ADMIN "', 1, 1,"
            " $1::int, $2::int, $3::int, $4::int, $5::timestamptz,"
-           " $6::timestamptz) RETURNING id", 6, status, prio, cat, client,
+           " $6::timestamptz) RETURNING id", status, prio, cat, client,
            created, due);
     ck_assert_ptr_nonnull(id);
     return id;
@@ -623,7 +566,7 @@ sla_is(const char *id, const char *expect)
     s = q("SELECT coalesce(sla_id::text, '-') || ' '"
           " || coalesce(iso_utc(response_due_date), '-') || ' '"
           " || coalesce(iso_utc(due_date), '-')"
-          " FROM tickets WHERE id = $1::bigint", 1, id);
+          " FROM tickets WHERE id = $1::bigint", id);
     ck_assert_msg(s != NULL && strcmp(s, expect) == 0,
                   "ticket %s: \"%s\", expected \"%s\"", id, s, expect);
     free(s);
@@ -638,7 +581,7 @@ state_is(const char *id, const char *expect)
 
     s = q("SELECT concat_ws(' ', j->>'state', coalesce(j->>'minutesLeft',"
           " 'null'), j->>'breached', j->>'responseBreached')"
-          " FROM sla_state($1::bigint) j", 1, id);
+          " FROM sla_state($1::bigint) j", id);
     ck_assert_msg(s != NULL && strcmp(s, expect) == 0,
                   "state of ticket %s: \"%s\", expected \"%s\"", id, s,
                   expect);
@@ -653,7 +596,7 @@ paused_is(const char *id, const char *expect)
 
     s = q("SELECT concat_ws(' ', coalesce(iso_utc(sla_paused_since), '-'),"
           " sla_paused_seconds, sla_paused_minutes)"
-          " FROM tickets WHERE id = $1::bigint", 1, id);
+          " FROM tickets WHERE id = $1::bigint", id);
     ck_assert_msg(s != NULL && strcmp(s, expect) == 0,
                   "pause of ticket %s: \"%s\", expected \"%s\"", id, s,
                   expect);
@@ -730,8 +673,8 @@ START_TEST(apply_priority_change)
     sla_is(t, exp);
 
     clock_at("2026-06-09 10:00+02");
-    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint",
-           2, t, prio_pb));
+    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint", t,
+           prio_pb));
     ck_assert_int_eq(apply(t, NULL), TK_OK);
     snprintf(exp, sizeof(exp), "%s 2026-06-05T13:00:00Z"
              " 2026-06-08T12:00:00Z", pol_pb);
@@ -739,8 +682,8 @@ START_TEST(apply_priority_change)
     state_is(t, "running -240 true true");
 
     /* to a priority without a policy: the last due date stands */
-    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint",
-           2, t, prio_none));
+    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint", t,
+           prio_none));
     ck_assert_int_eq(apply(t, NULL), TK_OK);
     sla_is(t, "- - 2026-06-08T12:00:00Z");
     free(t);
@@ -827,8 +770,8 @@ START_TEST(pause_policy_change)
     /* to the wall-clock policy while paused: the pause goes on, and the
      * due dates count the pauses already ended (none) */
     clock_at("2026-06-08 10:00+02");
-    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint",
-           2, t, prio_pw));
+    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint", t,
+           prio_pw));
     ck_assert_int_eq(apply(t, NULL), TK_OK);
     snprintf(exp, sizeof(exp), "%s 2026-06-05T13:00:00Z"
              " 2026-06-05T20:00:00Z", pol_pw);
@@ -847,8 +790,8 @@ START_TEST(pause_policy_change)
     state_is(t, "running 360 false true");
 
     /* back to business hours: the pause counts 240 working minutes */
-    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint",
-           2, t, prio_pb));
+    free(q("UPDATE tickets SET priority_id = $2::int WHERE id = $1::bigint", t,
+           prio_pb));
     ck_assert_int_eq(apply(t, NULL), TK_OK);
     snprintf(exp, sizeof(exp), "%s 2026-06-08T09:00:00Z"
              " 2026-06-09T08:00:00Z", pol_pb);
@@ -864,7 +807,7 @@ START_TEST(pause_setting_off)
     char  *t;
 
     free(q("UPDATE settings SET value = 'false'"
-           " WHERE key = 'sla_pause_on_hold'", 0));
+           " WHERE key = 'sla_pause_on_hold'"));
 
     clock_at("2026-06-05 14:00+02");
     t = ticket_new("2026-06-05 14:00+02", OPEN, prio_pb, NULL, NULL, NULL);
@@ -876,13 +819,13 @@ START_TEST(pause_setting_off)
 
     /* turned on: the next change to OnHold pauses */
     free(q("UPDATE settings SET value = 'TRUE'"
-           " WHERE key = 'sla_pause_on_hold'", 0));
+           " WHERE key = 'sla_pause_on_hold'"));
     ck_assert_int_eq(set_status(t, PENDING), TK_OK);
     paused_is(t, "2026-06-05T14:00:00Z 0 0");
 
     /* turned off while paused: the pause still ends */
     free(q("UPDATE settings SET value = 'no'"
-           " WHERE key = 'sla_pause_on_hold'", 0));
+           " WHERE key = 'sla_pause_on_hold'"));
     clock_at("2026-06-08 09:30+02");
     ck_assert_int_eq(set_status(t, OPEN), TK_OK);
     paused_is(t, "- 235800 90");
@@ -890,7 +833,7 @@ START_TEST(pause_setting_off)
 
     /* unset is on */
     free(q("UPDATE settings SET value = NULL"
-           " WHERE key = 'sla_pause_on_hold'", 0));
+           " WHERE key = 'sla_pause_on_hold'"));
     t = ticket_new("2026-06-05 14:00+02", OPEN, prio_pb, NULL, NULL, NULL);
     ck_assert_int_eq(apply(t, NULL), TK_OK);
     ck_assert_int_eq(set_status(t, ONHOLD), TK_OK);
@@ -914,7 +857,7 @@ START_TEST(state_kinds)
     clock_at("2026-06-08 10:01+02");
     state_is(t, "running 419 false true");
     free(q("UPDATE tickets SET first_responded_on = '2026-06-08 09:30+02'"
-           " WHERE id = $1::bigint", 1, t));
+           " WHERE id = $1::bigint", t));
     state_is(t, "running 419 false false");
 
     /* breached: an hour of Tuesday past 17:00 on Monday */
@@ -925,11 +868,10 @@ START_TEST(state_kinds)
 
     /* met at 16:00, missed on Tuesday 09:30 */
     free(q("UPDATE tickets SET status_id = 5,"
-           " resolved_on = '2026-06-08 16:00+02' WHERE id = $1::bigint",
-           1, t));
+           " resolved_on = '2026-06-08 16:00+02' WHERE id = $1::bigint", t));
     state_is(t, "met 60 false false");
     free(q("UPDATE tickets SET status_id = 6, resolved_on = NULL,"
-           " closed_on = '2026-06-09 09:30+02' WHERE id = $1::bigint", 1, t));
+           " closed_on = '2026-06-09 09:30+02' WHERE id = $1::bigint", t));
     state_is(t, "missed -30 true false");
     free(t);
 
@@ -949,13 +891,13 @@ START_TEST(state_kinds)
     free(t);
     t = q("SELECT sla_state(t)::text FROM tickets t"
           " WHERE t.description = '" MARK "' AND t.priority_id = $1::int"
-          " ORDER BY t.id DESC LIMIT 1", 1, prio_pw);
+          " ORDER BY t.id DESC LIMIT 1", prio_pw);
     ck_assert_str_eq(t, "{\"state\" : \"running\", \"minutesLeft\" : -840,"
                      " \"breached\" : true, \"responseBreached\" : true,"
                      " \"businessHours\" : false}");
     free(t);
 
-    t = q("SELECT sla_state(999999999::bigint)", 0);
+    t = q("SELECT sla_state(999999999::bigint)");
     ck_assert_ptr_null(t);
 }
 END_TEST
@@ -969,9 +911,7 @@ sla_suite(void)
 
     s = suite_create("sla");
 
-    tc = tcase_create("calendar");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "calendar", setup, teardown, 60);
     tcase_add_test(tc, add_within_day);
     tcase_add_test(tc, add_weekend);
     tcase_add_test(tc, add_holiday);
@@ -985,32 +925,20 @@ sla_suite(void)
     tcase_add_test(tc, add_edges);
     tcase_add_test(tc, minutes_cases);
     tcase_add_test(tc, minutes_symmetric);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("policy");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "policy", setup, teardown, 0);
     tcase_add_test(tc, policy_selection);
     tcase_add_test(tc, due_units);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("ticket");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "ticket", setup, teardown, 60);
     tcase_add_test(tc, apply_create);
     tcase_add_test(tc, apply_priority_change);
     tcase_add_test(tc, pause_resume);
     tcase_add_test(tc, pause_policy_change);
     tcase_add_test(tc, pause_setting_off);
     tcase_add_test(tc, state_kinds);
-    suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-static void
-quiet(void *arg, const char *message)
-{
 }
 
 
@@ -1018,7 +946,7 @@ quiet(void *arg, const char *message)
 static int
 cleanup(PGconn *c)
 {
-    static const char  sql[] =
+    return exec_script(c,
         "BEGIN;"
         "DELETE FROM tickets WHERE description = '" MARK "';"
         "DELETE FROM sla_policies WHERE name LIKE 'test: sla %';"
@@ -1027,37 +955,24 @@ cleanup(PGconn *c)
         "DELETE FROM clients WHERE name LIKE 'test: sla %';"
         "DELETE FROM business_calendars WHERE name LIKE 'test: sla %';"
         "DROP SCHEMA IF EXISTS sla_test_clock CASCADE;"
-        "COMMIT";
-    PGresult           *r;
-    int                 ok;
-
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        fprintf(stderr, "check_sla: cleanup: %s", PQerrorMessage(c));
-        PQexec(c, "ROLLBACK");
-    }
-
-    PQclear(r);
-    return ok;
+        "COMMIT");
 }
 
 
+/* "INSERT ... RETURNING id" into out */
 static int
-run(PGconn *c, const char *sql)
+made(PGconn *c, char *out, const char *sql)
 {
-    PGresult  *r;
-    int        ok;
+    char  *id;
 
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK
-         || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) {
+    if (!sql_value(c, sql, 0, NULL, &id) || id == NULL) {
         fprintf(stderr, "check_sla: %s: %s", sql, PQerrorMessage(c));
+        return 0;
     }
 
-    PQclear(r);
-    return ok;
+    snprintf(out, 16, "%s", id);
+    free(id);
+    return 1;
 }
 
 
@@ -1067,23 +982,17 @@ static int
 calendar(PGconn *c, char *out, const char *name, const char *zone,
     const char *hours)
 {
-    char       sql[1024];
-    PGresult  *r;
-    int        from, to, n;
-    char       start[16], end[16];
+    char        sql[1024];
+    int         from, to, n;
+    char        start[16], end[16];
     const char *p;
 
     snprintf(sql, sizeof(sql), "INSERT INTO business_calendars (name,"
              " time_zone) VALUES ('test: sla %s', '%s') RETURNING id",
              name, zone);
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "check_sla: %s", PQerrorMessage(c));
-        PQclear(r);
+    if (!made(c, out, sql)) {
         return 0;
     }
-    snprintf(out, 16, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
 
     for (p = hours; p != NULL && *p != '\0'; p = strchr(p, ';')) {
         if (*p == ';') {
@@ -1097,32 +1006,12 @@ calendar(PGconn *c, char *out, const char *name, const char *zone,
                  " iso_weekday, start_time, end_time) SELECT %s, d, '%s',"
                  " '%s' FROM generate_series(%d, %d) d", out, start, end,
                  from, to);
-        if (!run(c, sql)) {
+        if (!exec_script(c, sql)) {
             return 0;
         }
     }
 
     return 1;
-}
-
-
-/* "INSERT ... RETURNING id" into out */
-static int
-made(PGconn *c, char *out, const char *sql)
-{
-    PGresult  *r;
-    int        ok;
-
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    if (ok) {
-        snprintf(out, 16, "%s", PQgetvalue(r, 0, 0));
-    } else {
-        fprintf(stderr, "check_sla: %s: %s", sql, PQerrorMessage(c));
-    }
-
-    PQclear(r);
-    return ok;
 }
 
 
@@ -1146,20 +1035,22 @@ policy(PGconn *c, char *out, const char *name, const char *prio,
 
 /* The calendars, lookups and policies of the tests, and the fake clock. */
 static int
-prepare(PGconn *c)
+make_all(PGconn *c)
 {
     return cleanup(c)
-        && run(c, "CREATE SCHEMA sla_test_clock")
-        && run(c, "CREATE FUNCTION sla_test_clock.now() RETURNS timestamptz"
-                  " LANGUAGE sql STABLE AS $$ SELECT coalesce(nullif("
-                  "current_setting('sla_test.now', true), '')::timestamptz,"
-                  " pg_catalog.now()) $$")
+        && exec_script(c, "CREATE SCHEMA sla_test_clock")
+        && exec_script(c, "CREATE FUNCTION sla_test_clock.now()"
+                       " RETURNS timestamptz LANGUAGE sql STABLE AS $$"
+                       " SELECT coalesce(nullif(current_setting("
+                       "'sla_test.now', true), '')::timestamptz,"
+                       " pg_catalog.now()) $$")
         && calendar(c, cal_berlin, "berlin", "Europe/Berlin",
                     "1-5 09:00 17:00")
-        && run(c, "INSERT INTO holidays (calendar_id, day) SELECT id, d"
-                  " FROM business_calendars, unnest(ARRAY[date '2026-05-01',"
-                  " '2026-12-25', '2026-12-26', '2027-01-01']) d"
-                  " WHERE name = 'test: sla berlin'")
+        && exec_script(c, "INSERT INTO holidays (calendar_id, day)"
+                       " SELECT id, d FROM business_calendars,"
+                       " unnest(ARRAY[date '2026-05-01', '2026-12-25',"
+                       " '2026-12-26', '2027-01-01']) d"
+                       " WHERE name = 'test: sla berlin'")
         && calendar(c, cal_ny, "new york", "America/New_York",
                     "1-5 09:00 17:00")
         && calendar(c, cal_split, "split", "Europe/Berlin",
@@ -1170,10 +1061,10 @@ prepare(PGconn *c)
         && calendar(c, cal_overlap, "overlap", "UTC",
                     "1-1 09:00 12:00; 1-1 11:00 14:00")
         && calendar(c, cal_never, "never", "UTC", "1-1 09:00 17:00")
-        && run(c, "INSERT INTO holidays (calendar_id, day) SELECT id, d"
-                  " FROM business_calendars, generate_series(date"
-                  " '2026-01-01', '2037-12-31', '1 day') d"
-                  " WHERE name = 'test: sla never'")
+        && exec_script(c, "INSERT INTO holidays (calendar_id, day)"
+                       " SELECT id, d FROM business_calendars,"
+                       " generate_series(date '2026-01-01', '2037-12-31',"
+                       " '1 day') d WHERE name = 'test: sla never'")
         && made(c, prio_sel, "INSERT INTO priorities (name, rank) VALUES"
                 "('test: sla sel', 90001) RETURNING id")
         && made(c, prio_none, "INSERT INTO priorities (name, rank) VALUES"
@@ -1202,55 +1093,25 @@ prepare(PGconn *c)
 }
 
 
+/* What the tests need: all of it, or none. */
+static int
+prepare(PGconn *c)
+{
+    /* the setting as it is, to put it back after each test ("" for NULL) */
+    read_setting(c, "sla_pause_on_hold", pause_setting,
+                 sizeof(pause_setting));
+
+    if (!make_all(c)) {
+        cleanup(c);
+        return 0;
+    }
+
+    return 1;
+}
+
+
 int
 main(void)
 {
-    SRunner   *sr;
-    PGconn    *c;
-    PGresult  *r;
-    int        failed;
-
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_sla: TICKETS_TEST_DB is not set: it must be "
-                "the conninfo of a migrated PostgreSQL with the demo data "
-                "loaded\n");
-        return EXIT_FAILURE;
-    }
-
-    c = PQconnectdb(conninfo);
-    PQsetNoticeProcessor(c, quiet, NULL);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "check_sla: %s: %s", conninfo, PQerrorMessage(c));
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-
-    r = PQexec(c, "SELECT value FROM settings"
-                  " WHERE key = 'sla_pause_on_hold'");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-        && !PQgetisnull(r, 0, 0))
-    {
-        snprintf(pause_setting, sizeof(pause_setting), "%s",
-                 PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-
-    if (!prepare(c)) {
-        cleanup(c);
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-
-    sr = srunner_create(sla_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    if (!cleanup(c)) {
-        failed++;
-    }
-    PQfinish(c);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_main(sla_suite, prepare, cleanup);
 }

@@ -11,20 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <check.h>
-#include <cJSON.h>
-#include <libpq-fe.h>
+#include "testlib.h"
 
-#include "tickets.h"
-
-
-#define ADMIN    "00000000-0000-4000-a000-000000000001"
-#define TECH1    "00000000-0000-4000-a000-000000000002"
-#define MEMBER1  "00000000-0000-4000-a000-000000000005"
-#define MEMBER2  "00000000-0000-4000-a000-000000000006"
 
 /* every ticket the tests register says this, so that they can go again */
 #define MARK     "Smoke from tray 2."
@@ -36,80 +25,17 @@
     "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 
-static const char  *conninfo;
-static char         max_file_size[32];
-static tk_conn_t   *conn;
-static PGconn      *pg;
-static tk_result_t  res;
+static char  max_file_size[32];
 
 
-static tk_principal_t
-principal(const char *id, int role, unsigned perms)
-{
-    tk_principal_t  p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.user_id, sizeof(p.user_id), "%s", id);
-    p.role = role;
-    p.perms = perms;
-    return p;
-}
-
-#define ADMIN_P    principal(ADMIN, TK_ROLE_ADMIN, TK_PERM_ALL)
-#define MEMBER1_P  principal(MEMBER1, TK_ROLE_MEMBER, TK_PERM_CREATE)
-
-
-/* The first value of a query with up to two parameters, or NULL. */
-static char *
-q(const char *sql, const char *p1, const char *p2)
-{
-    const char  *v[2] = { p1, p2 };
-    PGresult    *r;
-    char        *out = NULL;
-
-    r = PQexecParams(pg, sql, p2 ? 2 : p1 ? 1 : 0, NULL, v, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
-                  || PQresultStatus(r) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQerrorMessage(pg));
-
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
-    return out;
-}
-
-
-static long
-qn(const char *sql, const char *p1, const char *p2)
-{
-    char  *s;
-    long   n;
-
-    s = q(sql, p1, p2);
-    n = s ? strtol(s, NULL, 10) : -1;
-    free(s);
-    return n;
-}
-
-
+/* add_file() in two pieces, as a body arrives */
 static void
-add(tk_form_t *f, const char *name, const char *value)
-{
-    ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
-                                 strlen(value)), TK_OK);
-}
-
-
-static void
-add_file(tk_form_t *f, const char *name, const char *filename,
+add_file_halves(tk_form_t *f, const char *name, const char *filename,
     const char *type, const void *data, size_t len)
 {
     ck_assert_int_eq(tk_form_file_begin(f, name, strlen(name), filename,
                                         strlen(filename), type,
                                         strlen(type)), TK_OK);
-    /* in two pieces, as a body arrives */
     ck_assert_int_eq(tk_form_file_append(f, data, len / 2), TK_OK);
     ck_assert_int_eq(tk_form_file_append(f, (const char *) data + len / 2,
                                          len - len / 2), TK_OK);
@@ -146,78 +72,10 @@ base_form(const char *skip)
 }
 
 
-static cJSON *
-body_json(void)
-{
-    cJSON  *j;
-
-    ck_assert_ptr_nonnull(res.body);
-    ck_assert_uint_eq(strlen(res.body), res.body_len);
-    j = cJSON_Parse(res.body);
-    ck_assert_msg(j != NULL, "not JSON: %s", res.body);
-    return j;
-}
-
-
-static const char *
-str(const cJSON *j, const char *key)
-{
-    const cJSON  *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-
-static double
-num(const cJSON *j, const char *key)
-{
-    const cJSON  *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-    ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", key);
-    return v->valuedouble;
-}
-
-
-static const cJSON *
-obj(const cJSON *j, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(j, key);
-}
-
-
-/* The object has exactly these keys, in this order. */
-static void
-assert_keys(const cJSON *j, const char *const *keys)
-{
-    const cJSON  *it;
-    size_t        i = 0;
-
-    ck_assert_msg(cJSON_IsObject(j), "not an object");
-
-    cJSON_ArrayForEach(it, j) {
-        ck_assert_msg(keys[i] != NULL, "extra key %s", it->string);
-        ck_assert_str_eq(it->string, keys[i]);
-        i++;
-    }
-
-    ck_assert_msg(keys[i] == NULL, "missing key %s", keys[i]);
-}
-
-
-static const char *const  person_keys[] = {
-    "id", "fullName", "userName", "email", NULL
-};
-
-
 static int
 register_as(tk_principal_t p, tk_form_t *f, const char *key)
 {
-    int  rc;
-
-    tk_result_clear(&res);
-    rc = tk_ticket_register(conn, &p, f, key, &res);
-    ck_assert_int_eq(rc, res.code);
-    return rc;
+    return CALL(tk_ticket_register(conn, &p, f, key, &res));
 }
 
 
@@ -226,7 +84,6 @@ register_as(tk_principal_t p, tk_form_t *f, const char *key)
 static int64_t
 new_ticket(const char *creator, ...)
 {
-    const char  *name;
     tk_form_t   *f;
     va_list      ap;
 
@@ -234,9 +91,7 @@ new_ticket(const char *creator, ...)
     add(f, "CreatorId", creator);
 
     va_start(ap, creator);
-    while ((name = va_arg(ap, const char *)) != NULL) {
-        add(f, name, va_arg(ap, const char *));
-    }
+    add_pairs(f, ap);
     va_end(ap);
 
     ck_assert_msg(register_as(ADMIN_P, f, NULL) == TK_CREATED, "%s %s",
@@ -250,21 +105,8 @@ new_ticket(const char *creator, ...)
 static void
 assert_invalid(tk_form_t *f, const char *field, const char *msg)
 {
-    cJSON        *e;
-    const cJSON  *list;
-
     ck_assert_int_eq(register_as(ADMIN_P, f, NULL), TK_EINVAL);
-    ck_assert_str_eq(res.message, "One or more validation errors occurred.");
-    ck_assert_ptr_nonnull(res.errors);
-
-    e = cJSON_Parse(res.errors);
-    ck_assert_ptr_nonnull(e);
-    list = obj(e, field);
-    ck_assert_msg(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 1
-                  && cJSON_GetArraySize(e) == 1, "errors: %s", res.errors);
-    ck_assert_str_eq(cJSON_GetArrayItem(list, 0)->valuestring, msg);
-
-    cJSON_Delete(e);
+    assert_field_error(field, msg);
     tk_form_free(f);
 }
 
@@ -277,24 +119,7 @@ count_rows(void)
               " + (SELECT count(*) FROM outbox)"
               " + (SELECT count(*) FROM attachments)"
               " + (SELECT count(*) FROM ticket_tags)"
-              " + (SELECT count(*) FROM idempotency_keys)", NULL, NULL);
-}
-
-
-static void
-quiet(void *arg, const char *message)
-{
-}
-
-
-static void
-setup(void)
-{
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    PQsetNoticeProcessor(pg, quiet, NULL);
-    tk_result_init(&res);
+              " + (SELECT count(*) FROM idempotency_keys)");
 }
 
 
@@ -302,11 +127,9 @@ static void
 teardown(void)
 {
     free(q("UPDATE settings SET value = $1 WHERE key = 'max_file_size'",
-           max_file_size, NULL));
-    free(q("DROP TRIGGER IF EXISTS test_boom ON attachments", NULL, NULL));
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
+           max_file_size));
+    free(q("DROP TRIGGER IF EXISTS test_boom ON attachments"));
+    db_teardown();
 }
 
 
@@ -363,7 +186,7 @@ START_TEST(get_shape)
     free(q("UPDATE tickets SET status_id = 6, version = 2,"
            " resolved_on = now() - interval '11 days',"
            " closed_on = now() - interval '10 days' WHERE id = $1",
-           id, NULL));
+           id));
     free(q("INSERT INTO resolutions (ticket_id, resolution, resolved_by_id,"
            " resolved_on) VALUES ($1, 'Rebooted.', $2,"
            " now() - interval '11 days')", id, TECH1));
@@ -437,7 +260,7 @@ START_TEST(get_shape)
 
     /* closed six days ago: not yet */
     free(q("UPDATE tickets SET closed_on = now() - interval '6 days'"
-           " WHERE id = $1", id, NULL));
+           " WHERE id = $1", id));
     tk_result_clear(&res);
     ck_assert_int_eq(tk_ticket_get(conn, &p, strtoll(id, NULL, 10), &res),
                      TK_OK);
@@ -448,7 +271,7 @@ START_TEST(get_shape)
     /* reopened: a closedOn long ago does not lock it */
     free(q("UPDATE tickets SET status_id = 7,"
            " closed_on = now() - interval '60 days' WHERE id = $1",
-           id, NULL));
+           id));
     tk_result_clear(&res);
     ck_assert_int_eq(tk_ticket_get(conn, &p, strtoll(id, NULL, 10), &res),
                      TK_OK);
@@ -487,7 +310,7 @@ START_TEST(get_not_found)
     id = new_ticket(MEMBER1, NULL);
     snprintf(ids, sizeof(ids), "%lld", (long long) id);
     free(q("UPDATE tickets SET is_deleted = true, deleted_on = now()"
-           " WHERE id = $1", ids, NULL));
+           " WHERE id = $1", ids));
 
     tk_result_clear(&res);
     ck_assert_int_eq(tk_ticket_get(conn, &p, id, &res), TK_ENOTFOUND);
@@ -506,7 +329,7 @@ END_TEST
 START_TEST(get_member)
 {
     tk_principal_t  m = MEMBER1_P;
-    tk_principal_t  t = principal(TECH1, TK_ROLE_TECHNICIAN, 0);
+    tk_principal_t  t = principal(TECH1, NULL, TK_ROLE_TECHNICIAN, 0);
     int64_t         own, other;
 
     own = new_ticket(MEMBER1, NULL);
@@ -581,7 +404,7 @@ START_TEST(register_ok)
 
     ck_assert_str_eq(res.etag, etag);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id = $1"
-                        " AND field = 'Created'", id, NULL), 1);
+                        " AND field = 'Created'", id), 1);
 
     /* the technician is told by email and push, in the same transaction */
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id = $1"
@@ -592,7 +415,7 @@ START_TEST(register_ok)
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id = $1"
                         " AND channel = 'email'"
                         " AND recipients = ARRAY['tech1@example.com']",
-                        id, NULL), 1);
+                        id), 1);
 }
 END_TEST
 
@@ -711,7 +534,7 @@ START_TEST(register_validation)
                    "TicketSubCategoryId 1.");
 
     /* an existing Guid */
-    guid = q("SELECT guid FROM tickets WHERE id = 3", NULL, NULL);
+    guid = q("SELECT guid FROM tickets WHERE id = 3");
     snprintf(msg, sizeof(msg), "Guid %s is already in use.", guid);
     f = base_form(NULL);
     add(f, "Guid", guid);
@@ -784,7 +607,7 @@ END_TEST
 
 START_TEST(register_permission_quirk)
 {
-    tk_principal_t  p = principal(TECH1, TK_ROLE_TECHNICIAN,
+    tk_principal_t  p = principal(TECH1, NULL, TK_ROLE_TECHNICIAN,
                                   TK_PERM_ALL & ~TK_PERM_CREATE);
     tk_form_t      *f;
 
@@ -802,7 +625,8 @@ END_TEST
 
 START_TEST(register_member)
 {
-    tk_principal_t  m = principal(MEMBER2, TK_ROLE_MEMBER, TK_PERM_CREATE);
+    tk_principal_t  m = principal(MEMBER2, NULL, TK_ROLE_MEMBER,
+                                  TK_PERM_CREATE);
     tk_form_t      *f;
     long            before;
 
@@ -833,7 +657,8 @@ END_TEST
 
 START_TEST(register_idempotency)
 {
-    tk_principal_t  t = principal(TECH1, TK_ROLE_TECHNICIAN, TK_PERM_ALL);
+    tk_principal_t  t = principal(TECH1, NULL, TK_ROLE_TECHNICIAN,
+                                  TK_PERM_ALL);
     tk_form_t      *f;
     int64_t         id;
     char           *body;
@@ -845,12 +670,12 @@ START_TEST(register_idempotency)
     f = base_form(NULL);
     add(f, "Guid", "1b4e28ba-2fa1-11d2-883f-0016cb000001");
     add(f, "SelectedTags", "1");
-    add_file(f, "Uploads", "a.txt", "text/plain", "hello", 5);
+    add_file_halves(f, "Uploads", "a.txt", "text/plain", "hello", 5);
 
     ck_assert_int_eq(register_as(ADMIN_P, f, key), TK_CREATED);
     id = res.id;
     body = strdup(res.body);
-    tickets = qn("SELECT count(*) FROM tickets", NULL, NULL);
+    tickets = qn("SELECT count(*) FROM tickets");
 
     /* the same again: the first answer, nothing new (its Guid exists) */
     ck_assert_int_eq(register_as(ADMIN_P, f, key), TK_CREATED);
@@ -858,19 +683,18 @@ START_TEST(register_idempotency)
     ck_assert_str_eq(res.body, body);
     snprintf(etag, sizeof(etag), "\"%lld-1\"", (long long) id);
     ck_assert_str_eq(res.etag, etag);
-    ck_assert_int_eq(qn("SELECT count(*) FROM tickets", NULL, NULL),
+    ck_assert_int_eq(qn("SELECT count(*) FROM tickets"),
                      tickets);
     ck_assert_int_eq(qn("SELECT count(*) FROM attachments"
                         " WHERE ticket_id = (SELECT id FROM tickets WHERE"
-                        " guid = '1b4e28ba-2fa1-11d2-883f-0016cb000001')",
-                        NULL, NULL), 1);
+                        " guid = '1b4e28ba-2fa1-11d2-883f-0016cb000001')"), 1);
     tk_form_free(f);
 
     /* the same key, another request: a different file */
     f = base_form(NULL);
     add(f, "Guid", "1b4e28ba-2fa1-11d2-883f-0016cb000001");
     add(f, "SelectedTags", "1");
-    add_file(f, "Uploads", "a.txt", "text/plain", "hellO", 5);
+    add_file_halves(f, "Uploads", "a.txt", "text/plain", "hellO", 5);
     ck_assert_int_eq(register_as(ADMIN_P, f, key), TK_EINVAL);
     ck_assert_str_eq(res.message,
                      "Idempotency-Key reused with a different request");
@@ -889,7 +713,7 @@ START_TEST(register_idempotency)
     add(f, "guid", "1b4e28ba-2fa1-11d2-883f-0016cb000001");
     add(f, "selectedtags", "1");
     add(f, "ignored", "whatever");
-    add_file(f, "uploads", "a.txt", "text/plain", "hello", 5);
+    add_file_halves(f, "uploads", "a.txt", "text/plain", "hello", 5);
     ck_assert_int_eq(register_as(ADMIN_P, f, key), TK_CREATED);
     ck_assert_int_eq(res.id, id);
 
@@ -901,7 +725,7 @@ START_TEST(register_idempotency)
 
     /* an expired key is taken anew */
     free(q("UPDATE idempotency_keys SET created_on = now() - interval"
-           " '25 hours' WHERE key = $1", key, NULL));
+           " '25 hours' WHERE key = $1", key));
     ck_assert_int_eq(register_as(t, f, key), TK_CREATED);
     ck_assert_int_gt(res.id, id);
     tk_form_free(f);
@@ -985,17 +809,18 @@ START_TEST(register_uploads)
     const cJSON   *a;
     char           id[24];
 
-    free(q("UPDATE settings SET value = '10' WHERE key = 'max_file_size'",
-           NULL, NULL));
+    free(q("UPDATE settings SET value = '10' WHERE key = 'max_file_size'"));
 
     f = base_form(NULL);
-    add_file(f, "Uploads", "a.txt", "text/plain", "hello", 5);
-    add_file(f, "uploads", "evil.exe", "application/x-msdownload", "MZ", 2);
-    add_file(f, "Uploads", "big.PDF", "application/pdf", "%PDF-1.7 more", 13);
-    add_file(f, "Uploads", "README", "text/plain", "x", 1);
-    add_file(f, "Uploads", "empty.LOG", "", "", 0);
-    add_file(f, "Uploads", "odd\xc2\x85name.txt", "text/plain", "x", 1);
-    add_file(f, "Other", "b.txt", "text/plain", "not an upload", 13);
+    add_file_halves(f, "Uploads", "a.txt", "text/plain", "hello", 5);
+    add_file_halves(f, "uploads", "evil.exe", "application/x-msdownload",
+                    "MZ", 2);
+    add_file_halves(f, "Uploads", "big.PDF", "application/pdf",
+                    "%PDF-1.7 more", 13);
+    add_file_halves(f, "Uploads", "README", "text/plain", "x", 1);
+    add_file_halves(f, "Uploads", "empty.LOG", "", "", 0);
+    add_file_halves(f, "Uploads", "odd\xc2\x85name.txt", "text/plain", "x", 1);
+    add_file_halves(f, "Other", "b.txt", "text/plain", "not an upload", 13);
 
     ck_assert_int_eq(register_as(ADMIN_P, f, NULL), TK_CREATED);
     tk_form_free(f);
@@ -1029,7 +854,7 @@ START_TEST(register_uploads)
                         id, HELLO_SHA), 1);
     /* a name the table refuses (a C1 control) is skipped, never a 500 */
     ck_assert_int_eq(qn("SELECT count(*) FROM attachments"
-                        " WHERE ticket_id = $1", id, NULL),
+                        " WHERE ticket_id = $1", id),
                      2 + (strstr(res.message, "file name not allowed")
                           == NULL));
 }
@@ -1053,7 +878,7 @@ START_TEST(register_tags)
     snprintf(id, sizeof(id), "%lld", (long long) res.id);
 
     ck_assert_int_eq(qn("SELECT count(*) FROM ticket_tags WHERE ticket_id ="
-                        " $1", id, NULL), 3);
+                        " $1", id), 3);
 
     j = body_json();
     tags = obj(j, "tags");
@@ -1075,14 +900,14 @@ assert_sla(const char *sla, long due, long response)
     snprintf(id, sizeof(id), "%lld", (long long) res.id);
 
     ck_assert_int_eq(qn("SELECT coalesce(sla_id, 0) FROM tickets"
-                        " WHERE id = $1", id, NULL),
+                        " WHERE id = $1", id),
                      sla ? strtol(sla, NULL, 10) : 0);
     ck_assert_int_eq(qn("SELECT coalesce(extract(epoch FROM due_date"
                         " - created_on) / 60, -1) FROM tickets WHERE id = $1",
-                        id, NULL), due);
+                        id), due);
     ck_assert_int_eq(qn("SELECT coalesce(extract(epoch FROM response_due_date"
                         " - created_on) / 60, -1) FROM tickets WHERE id = $1",
-                        id, NULL), response);
+                        id), response);
 }
 
 
@@ -1130,18 +955,18 @@ START_TEST(register_sla)
                         " AND due_date = sla_business_add(1, created_on, 2400)"
                         " AND response_due_date"
                         " = sla_business_add(1, created_on, 480)",
-                        idbuf, NULL), 1);
+                        idbuf), 1);
 
     /* the policy with the most criteria set wins */
     best = q("INSERT INTO sla_policies (name, priority_id, category_id,"
              " client_id, response_minutes, resolution_minutes)"
              " VALUES ('test: urgent software acme', 4, 2, 1, 5, 60)"
              " ON CONFLICT (name) DO UPDATE SET is_active = true"
-             " RETURNING id", NULL, NULL);
+             " RETURNING id");
     free(q("INSERT INTO sla_policies (name, priority_id, category_id,"
            " response_minutes, resolution_minutes)"
            " VALUES ('test: urgent software', 4, 2, 7, 70)"
-           " ON CONFLICT (name) DO UPDATE SET is_active = true", NULL, NULL));
+           " ON CONFLICT (name) DO UPDATE SET is_active = true"));
 
     f = base_form(NULL);
     add(f, "TicketPriorityId", "4");
@@ -1153,7 +978,7 @@ START_TEST(register_sla)
 
     /* an inactive one is not chosen, nor can it be named */
     free(q("UPDATE sla_policies SET is_active = false"
-           " WHERE name LIKE 'test: %'", NULL, NULL));
+           " WHERE name LIKE 'test: %'"));
     f = base_form(NULL);
     add(f, "TicketPriorityId", "4");
     add(f, "TicketCategoryId", "2");
@@ -1184,24 +1009,24 @@ START_TEST(register_rollback)
     free(q("CREATE OR REPLACE FUNCTION test_boom() RETURNS trigger"
            " LANGUAGE plpgsql AS $$ BEGIN"
            " IF NEW.file_name = 'boom.txt' THEN RAISE EXCEPTION 'boom';"
-           " END IF; RETURN NEW; END $$", NULL, NULL));
+           " END IF; RETURN NEW; END $$"));
     free(q("CREATE OR REPLACE TRIGGER test_boom BEFORE INSERT ON attachments"
-           " FOR EACH ROW EXECUTE FUNCTION test_boom()", NULL, NULL));
+           " FOR EACH ROW EXECUTE FUNCTION test_boom()"));
 
     before = count_rows();
 
     f = base_form(NULL);
     add(f, "AssignedUser", TECH1);
     add(f, "SelectedTags", "1,2");
-    add_file(f, "Uploads", "ok.txt", "text/plain", "fine", 4);
-    add_file(f, "Uploads", "boom.txt", "text/plain", "boom", 4);
+    add_file_halves(f, "Uploads", "ok.txt", "text/plain", "fine", 4);
+    add_file_halves(f, "Uploads", "boom.txt", "text/plain", "boom", 4);
 
     ck_assert_int_eq(register_as(ADMIN_P, f, key), TK_EINTERNAL);
     ck_assert_ptr_null(res.body);
     ck_assert_int_eq(count_rows(), before);
 
-    free(q("DROP TRIGGER test_boom ON attachments", NULL, NULL));
-    free(q("DROP FUNCTION test_boom()", NULL, NULL));
+    free(q("DROP TRIGGER test_boom ON attachments"));
+    free(q("DROP FUNCTION test_boom()"));
 
     /* the connection is usable again, and the key was never taken */
     ck_assert_int_eq(register_as(ADMIN_P, f, key), TK_CREATED);
@@ -1280,7 +1105,7 @@ assert_ids(const cJSON *a, const char *sql, const char *p1)
 {
     char  *want;
 
-    want = q(sql, p1, NULL);
+    want = q(sql, p1);
     ck_assert_str_eq(ids(a), want ? want : "");
     free(want);
 }
@@ -1338,7 +1163,7 @@ START_TEST(metadata_id)
     };
     tk_principal_t            p = ADMIN_P;
     tk_principal_t            m = MEMBER1_P;
-    tk_principal_t            m2 = principal(MEMBER2, TK_ROLE_MEMBER, 0);
+    tk_principal_t            m2 = principal(MEMBER2, NULL, TK_ROLE_MEMBER, 0);
     int64_t                   id;
     cJSON                    *j;
     char                      ids_[24];
@@ -1384,7 +1209,7 @@ START_TEST(metadata_id)
 
     snprintf(ids_, sizeof(ids_), "%lld", (long long) id);
     free(q("UPDATE tickets SET is_deleted = true, deleted_on = now()"
-           " WHERE id = $1", ids_, NULL));
+           " WHERE id = $1", ids_));
     tk_result_clear(&res);
     ck_assert_int_eq(tk_metadata(conn, &p, id, &res), TK_ENOTFOUND);
     ck_assert_int_eq(tk_metadata(conn, &p, 36, &res), TK_ENOTFOUND);
@@ -1422,16 +1247,12 @@ tickets_suite(void)
 
     s = suite_create("tickets");
 
-    tc = tcase_create("get");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "get", db_setup, teardown, 0);
     tcase_add_test(tc, get_shape);
     tcase_add_test(tc, get_not_found);
     tcase_add_test(tc, get_member);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("register");
-    tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "register", db_setup, teardown, 120);
     tcase_add_test(tc, register_ok);
     tcase_add_test(tc, register_validation);
     tcase_add_test(tc, register_accepts);
@@ -1443,17 +1264,23 @@ tickets_suite(void)
     tcase_add_test(tc, register_tags);
     tcase_add_test(tc, register_sla);
     tcase_add_test(tc, register_rollback);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("metadata");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "metadata", db_setup, teardown, 0);
     tcase_add_test(tc, appmetadata);
     tcase_add_test(tc, metadata_no_id);
     tcase_add_test(tc, metadata_id);
     tcase_add_test(tc, health);
-    suite_add_tcase(s, tc);
 
     return s;
+}
+
+
+/* The setting the tests change, to put it back after each. */
+static int
+prepare(PGconn *c)
+{
+    return read_setting(c, "max_file_size", max_file_size,
+                        sizeof(max_file_size));
 }
 
 
@@ -1461,71 +1288,19 @@ tickets_suite(void)
 static int
 cleanup(PGconn *c)
 {
-    static const char  sql[] =
+    return exec_script(c,
         "BEGIN;"
-        "DELETE FROM outbox WHERE ticket_id IN"
-        " (SELECT id FROM tickets WHERE description = '" MARK "');"
-        "DELETE FROM tickets WHERE description = '" MARK "';"
+        DELETE_TICKETS(MARK)
         "DELETE FROM idempotency_keys WHERE key LIKE '" KEY "%';"
         "DELETE FROM sla_policies WHERE name LIKE 'test: %';"
         "DROP TRIGGER IF EXISTS test_boom ON attachments;"
         "DROP FUNCTION IF EXISTS test_boom();"
-        "COMMIT";
-    PGresult           *r;
-    int                 ok;
-
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        fprintf(stderr, "check_tickets: cleanup: %s", PQerrorMessage(c));
-    }
-
-    PQclear(r);
-    return ok;
+        "COMMIT");
 }
 
 
 int
 main(void)
 {
-    SRunner  *sr;
-    PGconn   *c;
-    PGresult *r;
-    int       failed;
-
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_tickets: TICKETS_TEST_DB is not set: it must "
-                "be the conninfo of a migrated PostgreSQL with the demo "
-                "data loaded\n");
-        return EXIT_FAILURE;
-    }
-
-    c = PQconnectdb(conninfo);
-    PQsetNoticeProcessor(c, quiet, NULL);
-    r = PQexec(c, "SELECT value FROM settings WHERE key = 'max_file_size'");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        fprintf(stderr, "check_tickets: %s: %s", conninfo,
-                PQerrorMessage(c));
-        PQclear(r);
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-    snprintf(max_file_size, sizeof(max_file_size), "%s",
-             PQgetvalue(r, 0, 0));
-    PQclear(r);
-
-    srandom((unsigned) time(NULL) ^ (unsigned) getpid());
-
-    sr = srunner_create(tickets_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    if (!cleanup(c)) {
-        failed++;
-    }
-    PQfinish(c);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_main(tickets_suite, prepare, cleanup);
 }

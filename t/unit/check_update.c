@@ -7,117 +7,16 @@
 
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <check.h>
-#include <cJSON.h>
-#include <libpq-fe.h>
+#include "testlib.h"
 
-#include "tickets.h"
-
-
-#define ADMIN    "00000000-0000-4000-a000-000000000001"
-#define TECH1    "00000000-0000-4000-a000-000000000002"
-#define TECH2    "00000000-0000-4000-a000-000000000003"
-#define TECH3    "00000000-0000-4000-a000-000000000004"
-#define MEMBER1  "00000000-0000-4000-a000-000000000005"
-#define MEMBER2  "00000000-0000-4000-a000-000000000006"
 
 #define MARK     "check_update: made by a test"
-
-
-static const char  *conninfo;
-static tk_conn_t   *conn;
-static PGconn      *pg;
-static tk_result_t  res;
-
-
-static tk_principal_t
-principal(const char *id, const char *name, int role, unsigned perms)
-{
-    tk_principal_t  p;
-
-    memset(&p, 0, sizeof(p));
-    snprintf(p.user_id, sizeof(p.user_id), "%s", id);
-    snprintf(p.user_name, sizeof(p.user_name), "%s", name);
-    p.role = role;
-    p.perms = perms;
-    return p;
-}
-
-#define ADMIN_P    principal(ADMIN, "admin", TK_ROLE_ADMIN, TK_PERM_ALL)
-#define TECH1_P    principal(TECH1, "tech1", TK_ROLE_TECHNICIAN,         \
-                             TK_PERM_ALL & ~TK_PERM_DELETE)
-#define MEMBER1_P  principal(MEMBER1, "member1", TK_ROLE_MEMBER,         \
-                             TK_PERM_CREATE)
-/* a Member whose identity provider grants everything */
-#define MEMBER1_ALL  principal(MEMBER1, "member1", TK_ROLE_MEMBER,       \
-                               TK_PERM_ALL)
-
-
-/* The first value of a query with up to three parameters, or NULL. */
-static char *
-q3(const char *sql, const char *p1, const char *p2, const char *p3)
-{
-    const char  *v[3] = { p1, p2, p3 };
-    const char  *s;
-    PGresult    *r;
-    char        *out = NULL;
-    int          n = 0;
-
-    /* as many parameters as the statement names: NULL is SQL NULL */
-    for (s = strchr(sql, '$'); s != NULL; s = strchr(s + 1, '$')) {
-        if (s[1] >= '1' && s[1] <= '3' && s[1] - '0' > n) {
-            n = s[1] - '0';
-        }
-    }
-
-    r = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, 0);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK
-                  || PQresultStatus(r) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQerrorMessage(pg));
-
-    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-        out = strdup(PQgetvalue(r, 0, 0));
-    }
-
-    PQclear(r);
-    return out;
-}
-
-#define q(sql, p1, p2)  q3(sql, p1, p2, NULL)
-
-
-static long
-qn(const char *sql, const char *p1, const char *p2)
-{
-    char  *s;
-    long   n;
-
-    s = q(sql, p1, p2);
-    n = s ? strtol(s, NULL, 10) : -1;
-    free(s);
-    return n;
-}
-
-
-/* The value of a query is want (NULL: SQL NULL). */
-#define assert_q(want, sql, p1, p2)                                           \
-    do {                                                                      \
-        char  *got_ = q(sql, p1, p2);                                         \
-        if ((want) == NULL) {                                                 \
-            ck_assert_msg(got_ == NULL, "%s: got %s", sql, got_);             \
-        } else {                                                              \
-            ck_assert_msg(got_ != NULL, "%s: got NULL", sql);                 \
-            ck_assert_str_eq(got_, (want));                                   \
-        }                                                                     \
-        free(got_);                                                           \
-    } while (0)
 
 
 /* A ticket of requester: category 1/1/1, site 1, department 1, status
@@ -139,28 +38,6 @@ new_ticket(const char *requester, const char *assignee)
 }
 
 
-static tk_form_t *
-form(const char *name, ...)
-{
-    tk_form_t  *f;
-    const char *value;
-    va_list     ap;
-
-    f = tk_form_new();
-    ck_assert_ptr_nonnull(f);
-
-    va_start(ap, name);
-    for (; name != NULL; name = va_arg(ap, const char *)) {
-        value = va_arg(ap, const char *);
-        ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
-                                     strlen(value)), TK_OK);
-    }
-    va_end(ap);
-
-    return f;
-}
-
-
 /* Updates ticket id as p with if_match and the form's pairs. */
 static int
 update_as(tk_principal_t p, const char *id, const char *if_match,
@@ -168,10 +45,8 @@ update_as(tk_principal_t p, const char *id, const char *if_match,
 {
     int  rc;
 
-    tk_result_clear(&res);
-    rc = tk_ticket_update(conn, &p, strtoll(id, NULL, 10), f, if_match,
-                          &res);
-    ck_assert_int_eq(rc, res.code);
+    rc = CALL(tk_ticket_update(conn, &p, strtoll(id, NULL, 10), f, if_match,
+                               &res));
     tk_form_free(f);
     return rc;
 }
@@ -186,7 +61,7 @@ snapshot(const char *id)
              " || '/' || (SELECT count(*) FROM outbox WHERE ticket_id = t.id)"
              " || '/' || (SELECT count(*) FROM conversations"
              " WHERE ticket_id = t.id)"
-             " FROM tickets t WHERE id = $1::bigint", id, NULL);
+             " FROM tickets t WHERE id = $1::bigint", id);
 }
 
 #define assert_unchanged(id, before)                                          \
@@ -206,10 +81,7 @@ assert_errors(const char *fields)
     char         buf[256], *name, *save;
     int          n = 0;
 
-    ck_assert_str_eq(res.message, "One or more validation errors occurred.");
-    ck_assert_ptr_nonnull(res.errors);
-    e = cJSON_Parse(res.errors);
-    ck_assert_ptr_nonnull(e);
+    e = validation_errors();
 
     snprintf(buf, sizeof(buf), "%s", fields);
     for (name = strtok_r(buf, ",", &save); name != NULL;
@@ -250,7 +122,7 @@ history_of(const char *id)
 {
     return q("SELECT coalesce(string_agg(field || ':' || coalesce(old_value,"
              " '~') || '>' || coalesce(new_value, '~'), ';' ORDER BY id), '')"
-             " FROM history WHERE ticket_id = $1::bigint", id, NULL);
+             " FROM history WHERE ticket_id = $1::bigint", id);
 }
 
 #define assert_history(id, want)                                              \
@@ -266,53 +138,23 @@ etag_is(const char *id)
 {
     char  want[64], *v;
 
-    v = q("SELECT version FROM tickets WHERE id = $1::bigint", id, NULL);
+    v = q("SELECT version FROM tickets WHERE id = $1::bigint", id);
     snprintf(want, sizeof(want), "\"%s-%s\"", id, v);
     ck_assert_str_eq(res.etag, want);
     free(v);
 }
 
 
-static void
-quiet(void *arg, const char *message)
-{
-}
-
-
+/* What the tests made goes, so that they can run again. */
 static int
 cleanup(PGconn *c)
 {
-    static const char  sql[] =
+    return exec_script(c,
         "BEGIN;"
         "DROP TRIGGER IF EXISTS test_update_boom ON history;"
         "DROP FUNCTION IF EXISTS test_update_boom();"
-        "DELETE FROM outbox WHERE ticket_id IN"
-        " (SELECT id FROM tickets WHERE description = '" MARK "');"
-        "DELETE FROM tickets WHERE description = '" MARK "';"
-        "COMMIT";
-    PGresult           *r;
-    int                 ok;
-
-    r = PQexec(c, sql);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        fprintf(stderr, "check_update: cleanup: %s", PQerrorMessage(c));
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
-
-    PQclear(r);
-    return ok;
-}
-
-
-static void
-setup(void)
-{
-    ck_assert_int_eq(tk_conn_open(&conn, conninfo), TK_OK);
-    pg = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-    PQsetNoticeProcessor(pg, quiet, NULL);
-    tk_result_init(&res);
+        DELETE_TICKETS(MARK)
+        "COMMIT");
 }
 
 
@@ -320,9 +162,7 @@ static void
 teardown(void)
 {
     cleanup(pg);
-    tk_result_clear(&res);
-    tk_conn_close(conn);
-    PQfinish(pg);
+    db_teardown();
 }
 
 
@@ -372,7 +212,7 @@ START_TEST(update_unknown)
                                form("TicketStatusId", "2", NULL)),
                      TK_EINVAL);
     ck_assert_str_eq(res.message, "Ticket not found");
-    assert_q("1", "SELECT status_id FROM tickets WHERE id = 36", NULL, NULL);
+    assert_q("1", "SELECT status_id FROM tickets WHERE id = 36");
 
     ck_assert_int_eq(update_as(MEMBER1_ALL, id, NULL,
                                form("TicketStatusId", "2", NULL)),
@@ -414,8 +254,7 @@ START_TEST(update_id)
                                "TicketStatusId", "2", NULL)), TK_NO_CONTENT);
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("Id", "",
                                "TicketStatusId", "3", NULL)), TK_NO_CONTENT);
-    assert_q("3", "SELECT status_id FROM tickets WHERE id = $1::bigint", id,
-             NULL);
+    assert_q("3", "SELECT status_id FROM tickets WHERE id = $1::bigint", id);
 
     free(before);
     free(id);
@@ -440,15 +279,14 @@ START_TEST(update_fields)
         TK_NO_CONTENT);
     ck_assert_msg(res.body == NULL, "no body");
     etag_is(id);
-    assert_q("2", "SELECT version FROM tickets WHERE id = $1::bigint", id,
-             NULL);
+    assert_q("2", "SELECT version FROM tickets WHERE id = $1::bigint", id);
 
     v = q("SELECT concat_ws(',', status_id, ticket_type, category_id,"
           " subcategory_id, item_id, tier_level_id, client_id, site_id,"
           " department_id, group_id, service_id, impact_id, urgency_id,"
           " requester_id, iso_utc(due_date), title, priority_id,"
           " updated_on > now() - interval '1 minute')"
-          " FROM tickets WHERE id = $1::bigint", id, NULL);
+          " FROM tickets WHERE id = $1::bigint", id);
     ck_assert_str_eq(v, "2,1,2,4,5,2,1,2,2,1,1,3,2," MEMBER2
                      ",2030-01-02T01:04:05Z,Paper jam,2,t");
     free(v);
@@ -467,7 +305,7 @@ START_TEST(update_fields)
                      15);
     /* no technician change, no notification */
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 0);
+                        " $1::bigint", id), 0);
 
     /* the same values again: nothing is written, the ETag stays */
     ck_assert_int_eq(update_as(TECH1_P, id, NULL, form(
@@ -475,16 +313,14 @@ START_TEST(update_fields)
         "CreatorId", MEMBER2, "DueDate", "2030-01-02T01:04:05Z", NULL)),
         TK_NO_CONTENT);
     etag_is(id);
-    assert_q("2", "SELECT version FROM tickets WHERE id = $1::bigint", id,
-             NULL);
+    assert_q("2", "SELECT version FROM tickets WHERE id = $1::bigint", id);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 15);
+                        " $1::bigint", id), 15);
 
     /* an empty form changes nothing either */
     ck_assert_int_eq(update_as(TECH1_P, id, NULL, form(NULL)),
                      TK_NO_CONTENT);
-    assert_q("2", "SELECT version FROM tickets WHERE id = $1::bigint", id,
-             NULL);
+    assert_q("2", "SELECT version FROM tickets WHERE id = $1::bigint", id);
 
     free(id);
 }
@@ -511,23 +347,22 @@ START_TEST(update_status_rules)
                                "5", NULL)), TK_NO_CONTENT);
     assert_q("true|false", "SELECT (resolved_on IS NOT NULL) || '|'"
              " || (closed_on IS NOT NULL) FROM tickets WHERE id = $1::bigint",
-             id, NULL);
+             id);
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketStatusId",
                                "6", NULL)), TK_NO_CONTENT);
     assert_q("true|true", "SELECT (resolved_on IS NOT NULL) || '|'"
              " || (closed_on IS NOT NULL) FROM tickets WHERE id = $1::bigint",
-             id, NULL);
+             id);
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketStatusId",
                                "1", NULL)), TK_NO_CONTENT);
     assert_q("1|true|true", "SELECT status_id || '|' || (resolved_on IS NOT NULL)"
              " || '|' || (closed_on IS NOT NULL) FROM tickets"
-             " WHERE id = $1::bigint", id, NULL);
+             " WHERE id = $1::bigint", id);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id ="
-                        " $1::bigint AND field = 'status'", id, NULL), 3);
+                        " $1::bigint AND field = 'status'", id), 3);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id ="
                         " $1::bigint AND field IN ('resolvedOn', 'closedOn')"
-                        " AND old_value IS NULL AND new_value ~ 'Z$'", id,
-                        NULL), 2);
+                        " AND old_value IS NULL AND new_value ~ 'Z$'", id), 2);
 
     free(id);
 }
@@ -542,7 +377,7 @@ START_TEST(update_clear)
     free(q("UPDATE tickets SET group_id = 1, client_id = 1, tier_level_id = 1,"
            " service_id = 1, impact_id = 1, urgency_id = 1,"
            " due_date = '2030-01-01T00:00:00Z' WHERE id = $1::bigint",
-           id, NULL));
+           id));
     before = snapshot(id);
 
     /* the fields that may not be empty */
@@ -572,7 +407,7 @@ START_TEST(update_clear)
              " subcategory_id, ',', item_id, ',', tier_level_id, ',',"
              " client_id, ',', priority_id, ',', group_id, ',', assignee_id,"
              " ',', service_id, ',', impact_id, ',', urgency_id) FROM tickets"
-             " WHERE id = $1::bigint", id, NULL);
+             " WHERE id = $1::bigint", id);
     assert_history(id, "dueDate:2030-01-01T00:00:00Z>~;category:Hardware>~;"
                    "subCategory:Laptop>~;item:Dell XPS 13>~;"
                    "tierLevel:Tier 1>~;client:Acme Corp>~;"
@@ -581,7 +416,7 @@ START_TEST(update_clear)
                    "impact:Low>~;urgency:Low>~");
     /* an assignee removed is no one to notify */
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 0);
+                        " $1::bigint", id), 0);
 
     free(before);
     free(id);
@@ -696,7 +531,7 @@ START_TEST(update_validation)
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("ItemId", "", NULL)),
                      TK_NO_CONTENT);
     assert_q("3,5,", "SELECT concat(category_id, ',', subcategory_id, ',',"
-             " item_id) FROM tickets WHERE id = $1::bigint", id, NULL);
+             " item_id) FROM tickets WHERE id = $1::bigint", id);
 
     free(before);
     free(id);
@@ -742,7 +577,7 @@ START_TEST(update_if_match)
     ck_assert_int_eq(update_as(ADMIN_P, id, etag, form("TicketStatusId", "4",
                                                        NULL)), TK_NO_CONTENT);
     assert_q("4|4", "SELECT status_id || '|' || version FROM tickets"
-             " WHERE id = $1::bigint", id, NULL);
+             " WHERE id = $1::bigint", id);
 
     free(before);
     free(id);
@@ -822,7 +657,7 @@ START_TEST(update_race)
         usleep(20000);
         waiting = (int) qn("SELECT count(*) FROM pg_locks"
                            " WHERE NOT granted AND locktype IN"
-                           " ('transactionid', 'tuple')", NULL, NULL);
+                           " ('transactionid', 'tuple')");
     }
     ck_assert_int_ge(waiting, 2);
 
@@ -837,11 +672,11 @@ START_TEST(update_race)
                   || (r[0].rc == TK_EPRECOND && r[1].rc == TK_NO_CONTENT),
                   "rc %d and %d", r[0].rc, r[1].rc);
     ck_assert_int_eq(qn("SELECT version FROM tickets WHERE id = $1::bigint",
-                        id, NULL), 2);
+                        id), 2);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 1);
+                        " $1::bigint", id), 1);
     ck_assert_int_eq(qn("SELECT status_id FROM tickets WHERE id ="
-                        " $1::bigint", id, NULL),
+                        " $1::bigint", id),
                      r[0].rc == TK_NO_CONTENT ? 2 : 3);
 
     free(id);
@@ -861,7 +696,7 @@ START_TEST(update_assignee_outbox)
 
     v = q("SELECT string_agg(channel || ':' || event || ':'"
           " || array_to_string(recipients, ','), ';' ORDER BY channel)"
-          " FROM outbox WHERE ticket_id = $1::bigint", id, NULL);
+          " FROM outbox WHERE ticket_id = $1::bigint", id);
     ck_assert_str_eq(v, "email:TicketAssigned:tech2@example.com;"
                      "push:TicketAssigned:" TECH2);
     free(v);
@@ -872,7 +707,7 @@ START_TEST(update_assignee_outbox)
           " = $1, payload->>'title', payload->>'assignee',"
           " payload->>'assignedBy', payload->>'subject',"
           " payload->>'message' LIKE 'admin assigned %'), ';')"
-          " FROM outbox WHERE ticket_id = $1::bigint", id, NULL);
+          " FROM outbox WHERE ticket_id = $1::bigint", id);
     ck_assert_ptr_nonnull(v);
     {
         char  want[512];
@@ -887,14 +722,14 @@ START_TEST(update_assignee_outbox)
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("AssignedUser", TECH2,
                                                        NULL)), TK_NO_CONTENT);
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 2);
+                        " $1::bigint", id), 2);
 
     /* another change with the technician: still two rows more */
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("AssignedUser", TECH3,
                                "TicketStatusId", "2", NULL)), TK_NO_CONTENT);
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
                         " $1::bigint AND recipients && ARRAY["
-                        "'tech3@example.com', '" TECH3 "']", id, NULL), 2);
+                        "'tech3@example.com', '" TECH3 "']", id), 2);
 
     free(id);
 }
@@ -908,7 +743,7 @@ START_TEST(update_sla)
     id = new_ticket(MEMBER1, NULL);
     free(q("UPDATE tickets SET sla_id = 2, due_date = created_on"
            " + interval '1440 minutes', response_due_date = created_on"
-           " + interval '240 minutes' WHERE id = $1::bigint", id, NULL));
+           " + interval '240 minutes' WHERE id = $1::bigint", id));
 
     /* Urgent: policy 4, 15 and 240 minutes from createdOn */
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketPriorityId",
@@ -917,34 +752,31 @@ START_TEST(update_sla)
     assert_q("4|true|true", "SELECT sla_id || '|'"
              " || (due_date = created_on + interval '240 minutes') || '|'"
              " || (response_due_date = created_on + interval '15 minutes')"
-             " FROM tickets WHERE id = $1::bigint", id, NULL);
+             " FROM tickets WHERE id = $1::bigint", id);
     v = q("SELECT string_agg(field || ':' || coalesce(new_value, '~'), ';'"
           " ORDER BY id) FROM history WHERE ticket_id = $1::bigint"
-          " AND field IN ('priority', 'sla')", id, NULL);
+          " AND field IN ('priority', 'sla')", id);
     ck_assert_str_eq(v, "priority:Urgent;sla:Urgent priority");
     free(v);
     ck_assert_int_eq(qn("SELECT count(*) FROM history WHERE ticket_id ="
                         " $1::bigint AND field IN ('dueDate',"
-                        " 'responseDueDate')", id, NULL), 2);
+                        " 'responseDueDate')", id), 2);
 
     /* without a priority change a DueDate is taken as it is */
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("DueDate",
                                "2031-01-01", NULL)), TK_NO_CONTENT);
     assert_q("4|2031-01-01T00:00:00Z", "SELECT sla_id || '|'"
-             " || iso_utc(due_date) FROM tickets WHERE id = $1::bigint", id,
-             NULL);
+             " || iso_utc(due_date) FROM tickets WHERE id = $1::bigint", id);
 
     /* no policy applies: none, the due date stands, no response target */
-    free(q("UPDATE sla_policies SET is_active = false WHERE id = 1", NULL,
-           NULL));
+    free(q("UPDATE sla_policies SET is_active = false WHERE id = 1"));
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketPriorityId",
                                "1", NULL)), TK_NO_CONTENT);
-    free(q("UPDATE sla_policies SET is_active = true WHERE id = 1", NULL,
-           NULL));
+    free(q("UPDATE sla_policies SET is_active = true WHERE id = 1"));
     assert_q("~|2031-01-01T00:00:00Z|~", "SELECT coalesce(sla_id::text, '~')"
              " || '|' || iso_utc(due_date) || '|'"
              " || coalesce(response_due_date::text, '~')"
-             " FROM tickets WHERE id = $1::bigint", id, NULL);
+             " FROM tickets WHERE id = $1::bigint", id);
 
     free(id);
 }
@@ -994,10 +826,9 @@ START_TEST(update_rollback)
     free(q("CREATE OR REPLACE FUNCTION test_update_boom() RETURNS trigger"
            " LANGUAGE plpgsql AS $$ BEGIN"
            " IF NEW.new_value = 'Acme Corp' THEN RAISE EXCEPTION 'boom';"
-           " END IF; RETURN NEW; END $$", NULL, NULL));
+           " END IF; RETURN NEW; END $$"));
     free(q("CREATE OR REPLACE TRIGGER test_update_boom BEFORE INSERT ON"
-           " history FOR EACH ROW EXECUTE FUNCTION test_update_boom()", NULL,
-           NULL));
+           " history FOR EACH ROW EXECUTE FUNCTION test_update_boom()"));
 
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketStatusId", "2",
                                "AssignedUser", TECH2, "ClientId", "1",
@@ -1007,19 +838,18 @@ START_TEST(update_rollback)
     assert_unchanged(id, before);
 
     /* the outbox fails after the history: the same */
-    free(q("DROP TRIGGER test_update_boom ON history", NULL, NULL));
+    free(q("DROP TRIGGER test_update_boom ON history"));
     free(q("CREATE OR REPLACE FUNCTION test_update_boom() RETURNS trigger"
            " LANGUAGE plpgsql AS $$ BEGIN"
            " IF NEW.channel = 'push' THEN RAISE EXCEPTION 'boom';"
-           " END IF; RETURN NEW; END $$", NULL, NULL));
+           " END IF; RETURN NEW; END $$"));
     free(q("CREATE OR REPLACE TRIGGER test_update_boom BEFORE INSERT ON"
-           " outbox FOR EACH ROW EXECUTE FUNCTION test_update_boom()", NULL,
-           NULL));
+           " outbox FOR EACH ROW EXECUTE FUNCTION test_update_boom()"));
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketStatusId", "2",
                                "AssignedUser", TECH2, NULL)), TK_EINTERNAL);
     assert_unchanged(id, before);
-    free(q("DROP TRIGGER test_update_boom ON outbox", NULL, NULL));
-    free(q("DROP FUNCTION test_update_boom()", NULL, NULL));
+    free(q("DROP TRIGGER test_update_boom ON outbox"));
+    free(q("DROP FUNCTION test_update_boom()"));
 
     /* the connection is usable again */
     ck_assert_int_eq(update_as(ADMIN_P, id, NULL, form("TicketStatusId", "2",
@@ -1055,7 +885,7 @@ START_TEST(history)
     ck_assert_int_eq(update_as(ADMIN_P, mine, NULL, form("TicketPriorityId",
                                "", NULL)), TK_NO_CONTENT);
     free(q("INSERT INTO history (ticket_id, field, new_value) VALUES"
-           " ($1::bigint, 'system', 'x')", mine, NULL));
+           " ($1::bigint, 'system', 'x')", mine));
 
     tk_result_clear(&res);
     ck_assert_int_eq(tk_ticket_history(conn, &p, strtoll(mine, NULL, 10),
@@ -1126,12 +956,7 @@ END_TEST
 static int
 delete_as(tk_principal_t p, const char *id)
 {
-    int  rc;
-
-    tk_result_clear(&res);
-    rc = tk_ticket_delete(conn, &p, strtoll(id, NULL, 10), &res);
-    ck_assert_int_eq(rc, res.code);
-    return rc;
+    return CALL(tk_ticket_delete(conn, &p, strtoll(id, NULL, 10), &res));
 }
 
 
@@ -1164,7 +989,7 @@ START_TEST(delete)
                   "isDeleted");
     v = q("SELECT iso_utc(deleted_on) || '|' || iso_utc(updated_on)"
           " || '|' || is_deleted || '|' || version FROM tickets"
-          " WHERE id = $1::bigint", id, NULL);
+          " WHERE id = $1::bigint", id);
     {
         char  want[128];
 
@@ -1198,7 +1023,7 @@ START_TEST(delete)
     free(model);
     assert_history(id, hist);
     assert_q(ADMIN, "SELECT string_agg(DISTINCT changed_by_id, ',')"
-             " FROM history WHERE ticket_id = $1::bigint", id, NULL);
+             " FROM history WHERE ticket_id = $1::bigint", id);
 
     /* then 404 everywhere, and 400 for update (compat) */
     ck_assert_int_eq(delete_as(ADMIN_P, id), TK_ENOTFOUND);
@@ -1232,7 +1057,7 @@ START_TEST(delete_member)
     assert_unchanged(theirs, before);
     ck_assert_int_eq(delete_as(MEMBER1_ALL, mine), TK_OK);
     assert_q("t", "SELECT is_deleted FROM tickets WHERE id = $1::bigint",
-             mine, NULL);
+             mine);
     /* both rows, in the Member's name; deletedOn the ticket's */
     assert_q("isDeleted:false>true;deletedOn:true", "SELECT string_agg(h.field"
              " || ':' || CASE h.field WHEN 'deletedOn'"
@@ -1241,7 +1066,7 @@ START_TEST(delete_member)
              " ELSE h.old_value || '>' || h.new_value END, ';' ORDER BY h.id)"
              " FROM history h JOIN tickets t ON t.id = h.ticket_id"
              " WHERE h.ticket_id = $1::bigint AND h.changed_by_id = '"
-             MEMBER1 "'", mine, NULL);
+             MEMBER1 "'", mine);
 
     free(before);
     free(mine);
@@ -1260,13 +1085,12 @@ START_TEST(delete_rollback)
     free(q("CREATE OR REPLACE FUNCTION test_update_boom() RETURNS trigger"
            " LANGUAGE plpgsql AS $$ BEGIN"
            " IF NEW.is_deleted THEN RAISE EXCEPTION 'boom';"
-           " END IF; RETURN NEW; END $$", NULL, NULL));
+           " END IF; RETURN NEW; END $$"));
     free(q("CREATE OR REPLACE TRIGGER test_update_boom BEFORE UPDATE ON"
-           " tickets FOR EACH ROW EXECUTE FUNCTION test_update_boom()", NULL,
-           NULL));
+           " tickets FOR EACH ROW EXECUTE FUNCTION test_update_boom()"));
     ck_assert_int_eq(delete_as(ADMIN_P, id), TK_EINTERNAL);
     ck_assert_ptr_null(res.body);
-    free(q("DROP TRIGGER test_update_boom ON tickets", NULL, NULL));
+    free(q("DROP TRIGGER test_update_boom ON tickets"));
     assert_unchanged(id, before);
 
     /* the deletedOn row fails: the delete goes with it */
@@ -1275,14 +1099,13 @@ START_TEST(delete_rollback)
     free(q("CREATE OR REPLACE FUNCTION test_update_boom() RETURNS trigger"
            " LANGUAGE plpgsql AS $$ BEGIN"
            " IF NEW.field = 'deletedOn' THEN RAISE EXCEPTION 'boom';"
-           " END IF; RETURN NEW; END $$", NULL, NULL));
+           " END IF; RETURN NEW; END $$"));
     free(q("CREATE OR REPLACE TRIGGER test_update_boom BEFORE INSERT ON"
-           " history FOR EACH ROW EXECUTE FUNCTION test_update_boom()", NULL,
-           NULL));
+           " history FOR EACH ROW EXECUTE FUNCTION test_update_boom()"));
     ck_assert_int_eq(delete_as(ADMIN_P, id), TK_EINTERNAL);
     ck_assert_ptr_null(res.body);
-    free(q("DROP TRIGGER test_update_boom ON history", NULL, NULL));
-    free(q("DROP FUNCTION test_update_boom()", NULL, NULL));
+    free(q("DROP TRIGGER test_update_boom ON history"));
+    free(q("DROP FUNCTION test_update_boom()"));
     assert_unchanged(id, before);
 
     free(before);
@@ -1298,9 +1121,7 @@ escalate_as(tk_principal_t p, const char *id, tk_form_t *f)
 {
     int  rc;
 
-    tk_result_clear(&res);
-    rc = tk_ticket_escalate(conn, &p, strtoll(id, NULL, 10), f, &res);
-    ck_assert_int_eq(rc, res.code);
+    rc = CALL(tk_ticket_escalate(conn, &p, strtoll(id, NULL, 10), f, &res));
     tk_form_free(f);
     return rc;
 }
@@ -1348,35 +1169,35 @@ START_TEST(escalate)
     etag_is(id);
     assert_q("true|2|2|2", "SELECT is_escalated || '|' || group_id || '|'"
              " || tier_level_id || '|' || version FROM tickets"
-             " WHERE id = $1::bigint", id, NULL);
+             " WHERE id = $1::bigint", id);
     assert_history(id, "isEscalated:false>true;group:~>Network;"
                    "tierLevel:~>Tier 2");
     assert_q("Escalation|Customer is waiting|" TECH1 "|true", "SELECT type"
              " || '|' || message || '|' || created_by_id || '|' || is_private"
-             " FROM conversations WHERE ticket_id = $1::bigint", id, NULL);
+             " FROM conversations WHERE ticket_id = $1::bigint", id);
     v = q("SELECT string_agg(concat_ws('|', channel, event,"
           " array_to_string(recipients, ','), payload->>'reason',"
           " payload->>'group', payload->>'tierLevel',"
           " payload->>'escalatedBy'), ';')"
-          " FROM outbox WHERE ticket_id = $1::bigint", id, NULL);
+          " FROM outbox WHERE ticket_id = $1::bigint", id);
     ck_assert_str_eq(v, "email|Escalated|tech1@example.com|Customer is "
                      "waiting|Network|Tier 2|" TECH1);
     free(v);
     first = q("SELECT escalated_on::text FROM tickets WHERE id = $1::bigint",
-              id, NULL);
+              id);
 
     /* again: logged again, escalatedOn kept */
     ck_assert_int_eq(escalate_as(ADMIN_P, id, form("Reason", "Still late",
                                "TierLevelId", "1", NULL)), TK_NO_CONTENT);
     assert_q(first, "SELECT escalated_on::text FROM tickets"
-             " WHERE id = $1::bigint", id, NULL);
+             " WHERE id = $1::bigint", id);
     assert_history(id, "isEscalated:false>true;group:~>Network;"
                    "tierLevel:~>Tier 2;tierLevel:Tier 2>Tier 1");
     ck_assert_int_eq(qn("SELECT count(*) FROM conversations WHERE ticket_id"
-                        " = $1::bigint AND type = 'Escalation'", id, NULL),
+                        " = $1::bigint AND type = 'Escalation'", id),
                      2);
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
-                        " $1::bigint", id, NULL), 2);
+                        " $1::bigint", id), 2);
     free(first);
 
     free(before);
@@ -1403,9 +1224,9 @@ START_TEST(escalate_member_unassigned)
                                                          NULL)),
                      TK_NO_CONTENT);
     assert_q("t", "SELECT is_escalated FROM tickets WHERE id = $1::bigint",
-             mine, NULL);
+             mine);
     ck_assert_int_eq(qn("SELECT count(*) FROM outbox WHERE ticket_id ="
-                        " $1::bigint", mine, NULL), 0);
+                        " $1::bigint", mine), 0);
     assert_history(mine, "isEscalated:false>true");
 
     free(before);
@@ -1423,9 +1244,7 @@ update_suite(void)
 
     s = suite_create("update");
 
-    tc = tcase_create("update");
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "update", db_setup, teardown, 60);
     tcase_add_test(tc, update_permission);
     tcase_add_test(tc, update_unknown);
     tcase_add_test(tc, update_id);
@@ -1439,25 +1258,18 @@ update_suite(void)
     tcase_add_test(tc, update_sla);
     tcase_add_test(tc, update_member);
     tcase_add_test(tc, update_rollback);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("history");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "history", db_setup, teardown, 0);
     tcase_add_test(tc, history);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("delete");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "delete", db_setup, teardown, 0);
     tcase_add_test(tc, delete);
     tcase_add_test(tc, delete_member);
     tcase_add_test(tc, delete_rollback);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("escalate");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "escalate", db_setup, teardown, 0);
     tcase_add_test(tc, escalate);
     tcase_add_test(tc, escalate_member_unassigned);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -1466,37 +1278,5 @@ update_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    PGconn   *c;
-    int       failed;
-
-    conninfo = getenv("TICKETS_TEST_DB");
-    if (conninfo == NULL || conninfo[0] == '\0') {
-        fprintf(stderr, "check_update: TICKETS_TEST_DB is not set: it must "
-                "be the conninfo of a migrated PostgreSQL with the demo "
-                "data loaded\n");
-        return EXIT_FAILURE;
-    }
-
-    c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "check_update: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-    PQsetNoticeProcessor(c, quiet, NULL);
-
-    if (!cleanup(c)) {
-        PQfinish(c);
-        return EXIT_FAILURE;
-    }
-
-    sr = srunner_create(update_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    cleanup(c);
-    PQfinish(c);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_main(update_suite, cleanup, cleanup);
 }

@@ -8,32 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <check.h>
-#include <cJSON.h>
-
+#include "testlib.h"
 #include "idem.h"
-#include "tickets.h"
 #include "upload.h"
 #include "valid.h"
 
 
-static void
-add(tk_form_t *f, const char *name, const char *value)
-{
-    ck_assert_int_eq(tk_form_add(f, name, strlen(name), value,
-                                 strlen(value)), TK_OK);
-}
-
-
-static void
-add_file(tk_form_t *f, const char *name, const char *filename,
-    const char *data)
-{
-    ck_assert_int_eq(tk_form_file_begin(f, name, strlen(name), filename,
-                                        strlen(filename), "text/plain", 10),
-                     TK_OK);
-    ck_assert_int_eq(tk_form_file_append(f, data, strlen(data)), TK_OK);
-}
+/* A text file of data. */
+#define add_text(f, name, filename, data)                                     \
+    add_file(f, name, filename, "text/plain", data, strlen(data))
 
 
 /* UTF-8 ---------------------------------------------------------------- */
@@ -468,7 +451,6 @@ END_TEST
 
 START_TEST(field_errors)
 {
-    tk_result_t   res;
     cJSON        *errors = NULL, *j;
     const cJSON  *list;
 
@@ -514,7 +496,6 @@ END_TEST
 
 START_TEST(errors_long_message)
 {
-    tk_result_t  res;
     cJSON       *errors = NULL;
     char         big[1000];
 
@@ -537,7 +518,6 @@ END_TEST
 
 START_TEST(idem_check_key)
 {
-    tk_result_t  res;
     char         key[300];
 
     tk_result_init(&res);
@@ -583,7 +563,7 @@ request(int with_file)
     add(f, "SelectedTags", "1");
     add(f, "SelectedTags", "2");
     if (with_file) {
-        add_file(f, "Uploads", "a.txt", "hello");
+        add_text(f, "Uploads", "a.txt", "hello");
     }
     return f;
 }
@@ -628,8 +608,8 @@ START_TEST(idem_hash)
     add(g, "DESCRIPTION", "Smoke");
     add(g, "SelectedTags", "2");
     add(g, "title", "Printer on fire");
-    add_file(g, "uploads", "a.txt", "hello");
-    add_file(g, "Other", "b.txt", "not an upload");
+    add_text(g, "uploads", "a.txt", "hello");
+    add_text(g, "Other", "b.txt", "not an upload");
     hash("register", g, shuffled, b);
     ck_assert_str_eq(a, b);
     tk_form_free(g);
@@ -660,13 +640,13 @@ START_TEST(idem_hash)
     g = request(0);
     hash("register", g, names, b);
     ck_assert_str_ne(a, b);
-    add_file(g, "Uploads", "a.txt", "hellO");
+    add_text(g, "Uploads", "a.txt", "hellO");
     hash("register", g, names, b);
     ck_assert_str_ne(a, b);
     tk_form_free(g);
 
     g = request(0);
-    add_file(g, "Uploads", "A.txt", "hello");
+    add_text(g, "Uploads", "A.txt", "hello");
     hash("register", g, names, b);
     ck_assert_str_ne(a, b);
     tk_form_free(g);
@@ -677,7 +657,7 @@ START_TEST(idem_hash)
     add(g, "SiteId", "1");
     add(g, "SelectedTags", "2");
     add(g, "SelectedTags", "1");
-    add_file(g, "Uploads", "a.txt", "hello");
+    add_text(g, "Uploads", "a.txt", "hello");
     hash("register", g, names, b);
     ck_assert_str_ne(a, b);
     tk_form_free(g);
@@ -699,7 +679,7 @@ START_TEST(idem_hash)
     hash("register", f, NULL, b);
     ck_assert_str_ne(a, b);
     g = tk_form_new();
-    add_file(g, "Uploads", "a.txt", "hello");
+    add_text(g, "Uploads", "a.txt", "hello");
     hash("register", g, NULL, c);
     ck_assert_str_eq(b, c);
     tk_form_free(g);
@@ -730,10 +710,10 @@ START_TEST(is_upload)
     tk_form_t        *f;
 
     f = tk_form_new();
-    add_file(f, "Uploads", "a.txt", "x");
-    add_file(f, "UPLOADS", "b.txt", "x");
-    add_file(f, "Upload", "c.txt", "x");
-    add_file(f, "Uploads2", "d.txt", "x");
+    add_text(f, "Uploads", "a.txt", "x");
+    add_text(f, "UPLOADS", "b.txt", "x");
+    add_text(f, "Upload", "c.txt", "x");
+    add_text(f, "Uploads2", "d.txt", "x");
 
     ck_assert_int_eq(tk_form_nfiles(f), 4);
     ck_assert_int_eq(tk__is_upload(tk_form_file(f, 0)), 1);
@@ -751,36 +731,31 @@ valid_suite(void)
     Suite  *s = suite_create("valid");
     TCase  *tc;
 
-    tc = tcase_create("utf8");
+    tc = add_tcase(s, "utf8", NULL, NULL, 0);
     tcase_add_test(tc, utf8_count);
     tcase_add_test(tc, blank);
     tcase_add_test(tc, echo);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("parse");
+    tc = add_tcase(s, "parse", NULL, NULL, 0);
     tcase_add_test(tc, parse_id);
     tcase_add_test(tc, parse_bool);
     tcase_add_test(tc, parse_datetime);
     tcase_add_test(tc, parse_enum);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("formats");
+    tc = add_tcase(s, "formats", NULL, NULL, 0);
     tcase_add_test(tc, valid_uuid);
     tcase_add_test(tc, valid_email);
     tcase_add_test(tc, valid_email_list);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("errors");
+    tc = add_tcase(s, "errors", NULL, NULL, 0);
     tcase_add_test(tc, field_errors);
     tcase_add_test(tc, errors_long_message);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("idem");
+    tc = add_tcase(s, "idem", NULL, NULL, 0);
     tcase_add_test(tc, idem_check_key);
     tcase_add_test(tc, idem_hash);
     tcase_add_test(tc, idem_hash_known);
     tcase_add_test(tc, is_upload);
-    suite_add_tcase(s, tc);
 
     return s;
 }
@@ -789,13 +764,5 @@ valid_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(valid_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(valid_suite()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
