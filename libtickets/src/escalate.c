@@ -38,12 +38,24 @@ static const tk__stmt_t  tk__esc_gate_stmt = {
  */
 static const tk__stmt_t  tk__esc_run_stmt = {
     "tk_esc_run",
-    "WITH due AS ("
-    " SELECT t.id FROM tickets t JOIN statuses s ON s.id = t.status_id"
-    " WHERE t.due_date < now() AND NOT t.is_escalated AND NOT t.is_deleted"
+    /*
+     * The candidates per active status on tickets_status_due_idx, apart:
+     * most tickets are old completed ones, all of them past their due
+     * date, and an ordered walk of the due dates would read them all.
+     */
+    "WITH cand AS MATERIALIZED ("
+    " SELECT t.id, t.due_date FROM tickets t"
+    " WHERE t.status_id = ANY (ARRAY(SELECT s.id FROM statuses s"
+    " WHERE s.status_type IN ('Open', 'OnHold', 'Pending')))"
+    " AND t.due_date < now() AND NOT t.is_escalated AND NOT t.is_deleted"
     " AND t.sla_paused_since IS NULL"
-    " AND s.status_type IN ('Open', 'OnHold', 'Pending')"
-    " ORDER BY t.due_date, t.id LIMIT $1::int"
+    "), due AS ("
+    " SELECT t.id FROM tickets t"
+    " WHERE t.id = ANY (ARRAY(SELECT id FROM cand"
+    " ORDER BY due_date, id LIMIT $1::int))"
+    " AND NOT t.is_escalated AND NOT t.is_deleted"
+    " AND t.sla_paused_since IS NULL"
+    " ORDER BY t.due_date, t.id"
     " FOR UPDATE OF t SKIP LOCKED"
     "), u AS ("
     " UPDATE tickets x SET is_escalated = true, escalated_on = now(),"
