@@ -98,7 +98,7 @@ unless (-e $secret) {
 }
 
 Tickets::Test::_spew("$var/nginx.conf", Tickets::Test::nginx_conf(
-    prefix => $var, port => $port, db => $db, daemon => 0,
+    prefix => $var, port => $port, db => $db, daemon => 0, jobs => 1,
     tickets_conf => "    tickets_jwt_key HS256 $secret;\n"
         . "    tickets_jwt_signing_key $secret;\n"
         . "    tickets_token_lifetime 1h;\n"));
