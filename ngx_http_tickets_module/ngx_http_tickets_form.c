@@ -455,7 +455,8 @@ ngx_http_tickets_multipart_end_part(ngx_http_tickets_multipart_t *mp)
 
     mp->part = NGX_HTTP_TICKETS_PART_SKIP;
 
-    return rc == TK_OK ? NULL : "out of memory";
+    return rc == TK_OK ? NULL
+           : rc == TK_EINVAL ? "a field holds a NUL byte" : "out of memory";
 }
 
 
@@ -800,6 +801,7 @@ int
 ngx_http_tickets_urlencoded_parse(const unsigned char *data, size_t len,
     tk_form_t *form, size_t max_fields, const char **err)
 {
+    int                   rc;
     size_t                nfields, nlen, vlen;
     unsigned char        *buf;
     const unsigned char  *p, *end, *next, *amp, *eq, *v;
@@ -851,11 +853,11 @@ ngx_http_tickets_urlencoded_parse(const unsigned char *data, size_t len,
             goto failed;
         }
 
-        if (tk_form_add(form, (const char *) buf, nlen,
-                        (const char *) buf + nlen, vlen)
-            != TK_OK)
-        {
-            *err = "out of memory";
+        rc = tk_form_add(form, (const char *) buf, nlen,
+                         (const char *) buf + nlen, vlen);
+        if (rc != TK_OK) {
+            *err = rc == TK_EINVAL ? "a field holds a NUL byte"
+                                   : "out of memory";
             goto failed;
         }
     }

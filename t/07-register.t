@@ -214,6 +214,15 @@ for my $ct ('application/json', 'text/plain', 'application/xml') {
 $r = $t->http(POST => $REGISTER, token => $admin, body => 'Title=x');
 $t->problem_ok($r, 415, 'no Content-Type: 415');
 
+# A NUL byte would cut a title short: 400, nothing created.
+$before = count();
+$r = $t->http(POST => $REGISTER, token => $admin,
+    headers => { 'Content-Type' => 'application/x-www-form-urlencoded' },
+    body => 'Title=ab%00cd&Description=x');
+$t->problem_ok($r, 400, 'a NUL byte in a field: 400');
+like $r->{json}{detail}, qr/NUL/, 'the detail says why';
+is count(), $before, 'a NUL byte: nothing created';
+
 # Bodies beyond client_max_body_size (1m): 413, nothing created.
 $before = count();
 my $big = join '&', map { "$_=" . ('y' x 600_000) } qw(Title Description);

@@ -115,6 +115,7 @@ typedef struct {
 } tk_file_t;
 
 tk_form_t *tk_form_new(void);
+/* TK_EINVAL for a name or value holding a NUL byte; TK_ENOMEM */
 void tk_form_free(tk_form_t *form);
 int tk_form_add(tk_form_t *form, const char *name, size_t name_len,
     const char *value, size_t value_len);

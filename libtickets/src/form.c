@@ -122,6 +122,11 @@ int tk_form_add(tk_form_t *form, const char *name, size_t name_len,
   if (value_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2 - 2)
     return TK_ENOMEM;
 
+  /* text ends at a NUL here and in PostgreSQL: refuse it, never cut it */
+  if (memchr(name, '\0', name_len) != NULL
+      || memchr(value, '\0', value_len) != NULL)
+    return TK_EINVAL;
+
   fields = tk__grow(form->fields, &form->fields_cap, form->nfields + 1,
                     sizeof(*fields));
   if (fields == NULL)

@@ -932,6 +932,36 @@ START_TEST(test_urlencoded_bad_escape)
 END_TEST
 
 
+/* a NUL would cut the text short, here and in PostgreSQL: refused */
+START_TEST(test_nul_refused)
+{
+    tk_form_t   *form;
+    const char  *err;
+
+    static const char  body[] = "--" B "\r\n"
+        "Content-Disposition: form-data; name=\"Title\"\r\n\r\n"
+        "ab\0cd\r\n--" B "--\r\n";
+
+    ck_assert_int_eq(urlencoded("Title=ab%00cd", 16, &form, &err), -1);
+    ck_assert_str_eq(err, "a field holds a NUL byte");
+    tk_form_free(form);
+
+    ck_assert_int_eq(urlencoded("a%00b=1", 16, &form, &err), -1);
+    ck_assert_str_eq(err, "a field holds a NUL byte");
+    tk_form_free(form);
+
+    ck_assert_int_eq(parse(body, sizeof(body) - 1, &form, &err), -1);
+    ck_assert_str_eq(err, "a field holds a NUL byte");
+    tk_form_free(form);
+
+    form = tk_form_new();
+    ck_assert_int_eq(tk_form_add(form, "a", 1, "x\0y", 3), TK_EINVAL);
+    ck_assert_ptr_null(tk_form_get(form, "a"));
+    tk_form_free(form);
+}
+END_TEST
+
+
 START_TEST(test_form_many_fields)
 {
     int          i;
@@ -964,10 +994,11 @@ START_TEST(test_form_many_fields)
     ck_assert_ptr_null(tk_form_get(form, "field1000"));
     ck_assert_ptr_null(tk_form_get(form, "field"));
 
-    /* the name ends at its length; the value keeps its NUL bytes */
-    ck_assert_int_eq(tk_form_add(form, "nulXYZ", 3, "a\0b", 3), TK_OK);
-    ck_assert_str_eq(tk_form_get(form, "NUL"), "a");
-    ck_assert_int_eq(memcmp(tk_form_get(form, "nul"), "a\0b", 4), 0);
+    /* the name ends at its length; a value with a NUL is refused */
+    ck_assert_int_eq(tk_form_add(form, "nulXYZ", 3, "ab", 2), TK_OK);
+    ck_assert_str_eq(tk_form_get(form, "NUL"), "ab");
+    ck_assert_int_eq(tk_form_add(form, "nul2", 4, "a\0b", 3), TK_EINVAL);
+    ck_assert_ptr_null(tk_form_get(form, "nul2"));
     ck_assert_int_eq(tk_form_add(form, "empty", 5, NULL, 0), TK_OK);
     ck_assert_str_eq(tk_form_get(form, "empty"), "");
 
@@ -1051,6 +1082,7 @@ form_suite(void)
     tc = add_tcase(s, "urlencoded", NULL, NULL, 0);
     tcase_add_test(tc, test_urlencoded);
     tcase_add_test(tc, test_urlencoded_bad_escape);
+    tcase_add_test(tc, test_nul_refused);
 
     tc = add_tcase(s, "tk_form", NULL, NULL, 0);
     tcase_add_test(tc, test_unsafe_filenames);
