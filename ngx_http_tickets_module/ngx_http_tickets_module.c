@@ -80,6 +80,8 @@ typedef struct {
     ngx_str_t                   issuer;
     ngx_str_t                   audience;
     time_t                      token_lifetime;
+    /* lists count their matches this far; 0: every match */
+    ngx_int_t                   list_count_limit;
     /* client_max_body_size, enforced here to answer in problem+json */
     off_t                       max_body;
     /* NUL-terminated copies for libtickets */
@@ -246,6 +248,13 @@ static ngx_command_t  ngx_http_tickets_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tickets_loc_conf_t, audience),
+      NULL },
+
+    { ngx_string("tickets_list_count_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, list_count_limit),
       NULL },
 
     { ngx_string("tickets_token_lifetime"),
@@ -1056,6 +1065,7 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         break;
 
     case NGX_HTTP_TICKETS_OP_LIST:
+        tk_conn_set_list_count_limit(conn, ctx->conf->list_count_limit);
         rc = tk_ticket_list(conn, &p, form, res);
         break;
 
@@ -1497,6 +1507,16 @@ ngx_http_tickets_links(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    /* false: more match than X-Total-Count (tickets_list_count_limit) */
+    if (ngx_http_tickets_add_header(r, "X-Total-Count-Exact",
+                                    (u_char *) (res->total_capped
+                                                ? "false" : "true"),
+                                    res->total_capped ? 5 : 4)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (res->page_size <= 0) {
         return NGX_OK;
     }
@@ -1521,7 +1541,8 @@ ngx_http_tickets_links(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     for (i = 0; i < 2; i++) {
         page = i == 0 ? res->page + 1 : res->page - 1;
 
-        if ((i == 0 && (int64_t) res->page * res->page_size >= res->total)
+        if ((i == 0 && !res->total_capped
+             && (int64_t) res->page * res->page_size >= res->total)
             || (i == 1 && page < 1))
         {
             continue;
@@ -2056,6 +2077,7 @@ ngx_http_tickets_create_loc_conf(ngx_conf_t *cf)
     conf->key = NGX_CONF_UNSET_PTR;
     conf->signing_key = NGX_CONF_UNSET_PTR;
     conf->token_lifetime = NGX_CONF_UNSET;
+    conf->list_count_limit = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -2074,6 +2096,16 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->signing_key, prev->signing_key, NULL);
     ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
     ngx_conf_merge_str_value(conf->audience, prev->audience, "");
+    ngx_conf_merge_value(conf->list_count_limit, prev->list_count_limit,
+                         TK_LIST_COUNT_LIMIT);
+
+    if (conf->list_count_limit < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tickets_list_count_limit\" must not be "
+                           "negative");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_sec_value(conf->token_lifetime, prev->token_lifetime,
                              3600);
 

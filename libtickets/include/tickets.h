@@ -90,6 +90,7 @@ typedef struct {
     char        filename[256];      /* for attachment downloads */
     int         retry_after;        /* seconds, for 429 and 503 */
     int64_t     total;              /* lists: matching items, else -1 */
+    int         total_capped;       /* lists: more match than total */
     int         page;               /* lists: 1-based page answered */
     int         page_size;
     int         outbox;             /* notifications queued by the write */
@@ -254,6 +255,15 @@ int tk_appmetadata(tk_conn_t *conn, const tk_principal_t *p,
  */
 int tk_ticket_list(tk_conn_t *conn, const tk_principal_t *p,
     const tk_form_t *query, tk_result_t *res);
+
+/*
+ * How far tk_ticket_list counts the matches: up to limit, or to the end
+ * of the page asked for when that is further.  When more match,
+ * res->total is that bound and res->total_capped 1.  0 counts every
+ * match.  A new connection counts to TK_LIST_COUNT_LIMIT.
+ */
+#define TK_LIST_COUNT_LIMIT  1000
+void tk_conn_set_list_count_limit(tk_conn_t *conn, int64_t limit);
 
 /* TK_NO_CONTENT; if_match: the If-Match header or NULL (TK_EPRECOND) */
 int tk_ticket_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,

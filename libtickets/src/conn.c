@@ -28,6 +28,8 @@ tk_conn_open(tk_conn_t **conn, const char *conninfo)
         return TK_ENOMEM;
     }
 
+    c->list_count_limit = TK_LIST_COUNT_LIMIT;
+
     *conn = c;
     return TK_OK;
 }

@@ -29,6 +29,7 @@ struct tk_conn_s {
     const tk__stmt_t   *prepared[TK__MAX_PREPARED];
     int                 nprepared;
     int                 in_tx;
+    int64_t             list_count_limit;   /* 0: count every match */
     char                sqlstate[6];
     char                err[256];
 };

@@ -68,9 +68,11 @@
 
 /* Predicates on the ticket t for the current user U ($1). */
 #define TK__INVOLVING  "(t.requester_id = $1 OR t.assignee_id = $1)"
+/* an array, so that status_id = ANY is an index condition wherever
+ * status_id is an index column (a semi-join is not) */
 #define TK__STATUS(types)                                                    \
-    "t.status_id IN (SELECT id FROM statuses WHERE status_type IN ("        \
-    types "))"
+    "t.status_id = ANY (ARRAY(SELECT id FROM statuses"                       \
+    " WHERE status_type IN (" types ")))"
 #define TK__ACTIVE     TK__STATUS("'Open', 'OnHold', 'Pending'")
 #define TK__COMPLETED  TK__STATUS("'Resolved', 'Closed'")
 #define TK__OVERDUE    "t.due_date < now() AND " TK__ACTIVE
@@ -87,38 +89,63 @@
     " WHERE assigned_user_id = $1 AND " completed "is_completed))"
 
 /*
+ * How a list finds its page and counts its matches (see the top):
+ *
+ *   WALK     a large share of the table: the page walks the sort's index
+ *            and stops at the LIMIT, the count takes its own path;
+ *   ARMS     involving(U) and a predicate most of U's tickets meet: the
+ *            requester's and the assignee's tickets are two index walks
+ *            (an arm each), merged, each stopping at the page's end; the
+ *            count runs the arms one after the other (the assignee arm
+ *            without the tickets U also requested);
+ *   COLLECT  few matches (the active ones, a user's tasks): all of them
+ *            are collected once, counted, and the page cut from them;
+ *   ARMS_COLLECT  COLLECT over the two arms of involving(U).
+ *
+ * A Member's lists are also limited to requester = U, which makes ARMS a
+ * WALK and ARMS_COLLECT a COLLECT of one arm; any search makes a list
+ * ADAPTIVE (below).
+ */
+enum {
+    TK__WALK = 0,
+    TK__ARMS,
+    TK__COLLECT,
+    TK__ARMS_COLLECT,
+    TK__ADAPTIVE
+};
+
+/*
  * The list types, in the order of the seed (their enum numbers): name,
- * predicate, and whether the list is scoped (see above).
+ * predicate (without involving(U) for the ARMS kinds), kind.
  */
 #define TK__LIST_TYPES(X)                                                    \
-    X(AllMyGroups, "t.group_id IN (SELECT group_id FROM group_members"      \
-                   " WHERE user_id = $1)", 0)                                \
+    X(AllMyGroups, "t.group_id = ANY (ARRAY(SELECT group_id"                 \
+                   " FROM group_members WHERE user_id = $1))", TK__WALK)     \
     X(MyOpenOrUnassigned, TK__STATUS("'Open'") " AND (t.requester_id = $1"  \
                           " OR t.assignee_id = $1 OR t.assignee_id IS NULL)",\
-      0)                                                                     \
-    X(UnassignedTickets, "t.assignee_id IS NULL AND " TK__ACTIVE, 0)        \
-    X(MyOpenTickets, TK__STATUS("'Open'") " AND " TK__INVOLVING, 1)         \
-    X(MyTicketsOnhold, TK__STATUS("'OnHold'") " AND " TK__INVOLVING, 1)     \
-    X(MyOverdueTickets, TK__OVERDUE " AND " TK__INVOLVING, 1)               \
-    X(MyPendingTickets, TK__STATUS("'Pending'") " AND " TK__INVOLVING, 1)   \
-    X(MyTicketsDueToday, TK__TODAY " AND " TK__ACTIVE " AND "               \
-                         TK__INVOLVING, 1)                                   \
-    X(MyEscalated, "t.is_escalated AND " TK__INVOLVING, 1)                  \
-    X(AllEscalated, "t.is_escalated", 0)                                    \
-    X(MyCompletedTickets, TK__COMPLETED " AND " TK__INVOLVING, 1)           \
-    X(AllMyTickets, TK__INVOLVING, 1)                                       \
-    X(MyOpenTasks, TK__HAS_TASK("NOT "), 1)                                 \
-    X(MyCompletedTasks, TK__HAS_TASK(""), 1)                                \
-    X(TicketsOnHold, TK__STATUS("'OnHold'"), 0)                             \
-    X(OverdueTickets, TK__OVERDUE, 0)                                       \
-    X(TicketsDueToday, TK__TODAY " AND " TK__ACTIVE, 0)                     \
-    X(PendingTickets, TK__STATUS("'Pending'"), 0)                           \
-    X(CompletedTickets, TK__COMPLETED, 0)                                   \
-    X(AllTickets, "true", 0)
+      TK__COLLECT)                                                           \
+    X(UnassignedTickets, "t.assignee_id IS NULL AND " TK__ACTIVE, TK__WALK) \
+    X(MyOpenTickets, TK__STATUS("'Open'"), TK__ARMS_COLLECT)                 \
+    X(MyTicketsOnhold, TK__STATUS("'OnHold'"), TK__ARMS_COLLECT)             \
+    X(MyOverdueTickets, TK__OVERDUE, TK__ARMS_COLLECT)                       \
+    X(MyPendingTickets, TK__STATUS("'Pending'"), TK__ARMS_COLLECT)           \
+    X(MyTicketsDueToday, TK__TODAY " AND " TK__ACTIVE, TK__ARMS_COLLECT)     \
+    X(MyEscalated, "t.is_escalated", TK__ARMS)                               \
+    X(AllEscalated, "t.is_escalated", TK__WALK)                              \
+    X(MyCompletedTickets, TK__COMPLETED, TK__ARMS)                           \
+    X(AllMyTickets, "true", TK__ARMS)                                        \
+    X(MyOpenTasks, TK__HAS_TASK("NOT "), TK__COLLECT)                        \
+    X(MyCompletedTasks, TK__HAS_TASK(""), TK__COLLECT)                       \
+    X(TicketsOnHold, TK__STATUS("'OnHold'"), TK__WALK)                       \
+    X(OverdueTickets, TK__OVERDUE, TK__WALK)                                 \
+    X(TicketsDueToday, TK__TODAY " AND " TK__ACTIVE, TK__WALK)               \
+    X(PendingTickets, TK__STATUS("'Pending'"), TK__WALK)                     \
+    X(CompletedTickets, TK__COMPLETED, TK__WALK)                             \
+    X(AllTickets, "true", TK__WALK)
 
-#define TK__LIST_NAME(name, where, scoped)    #name,
-#define TK__LIST_WHERE(name, where, scoped)   where,
-#define TK__LIST_SCOPED(name, where, scoped)  scoped,
+#define TK__LIST_NAME(name, where, kind)    #name,
+#define TK__LIST_WHERE(name, where, kind)   where,
+#define TK__LIST_KIND(name, where, kind)    kind,
 
 static const char *const  tk__list_names[] = {
     TK__LIST_TYPES(TK__LIST_NAME)
@@ -128,8 +155,8 @@ static const char *const  tk__list_wheres[] = {
     TK__LIST_TYPES(TK__LIST_WHERE)
 };
 
-static const char  tk__list_scoped[] = {
-    TK__LIST_TYPES(TK__LIST_SCOPED)
+static const char  tk__list_kinds[] = {
+    TK__LIST_TYPES(TK__LIST_KIND)
 };
 
 #define TK__LIST_DEFAULT  11        /* AllMyTickets */
@@ -143,9 +170,9 @@ static const char  tk__list_scoped[] = {
  * plan a full scan for every search.
  */
 #define TK__SEARCH                                                           \
-    "(t.title ILIKE $4 OR t.id = $5 OR t.priority_id = ANY ($6)"            \
+    "(t.title ILIKE $5 OR t.id = $6 OR t.priority_id = ANY ($7)"            \
     " OR t.requester_id = ANY (ARRAY(SELECT id FROM users"                   \
-    " WHERE full_name ILIKE $7 OR user_name ILIKE $7 OR email ILIKE $7)))"
+    " WHERE full_name ILIKE $8 OR user_name ILIKE $8 OR email ILIKE $8)))"
 
 /* the ids of the priorities of a name, as an array, NULL for none */
 static const tk__stmt_t  tk__list_priorities_stmt = {
@@ -214,32 +241,19 @@ static const char *const  tk__list_orders[] = { "asc", "desc" };
 
 /*
  * The declaration of params types every parameter (an unreferenced CTE
- * is never run).  A list that walks: arguments declaration, ORDER BY,
- * WHERE, ORDER BY, WHERE.
+ * is never run).  Arguments: the declaration, the matches m (a CTE, or
+ * ""), the page's ids (an array expression), what is counted.  The
+ * page's rows come from the ids in their order.
  */
-#define TK__LIST_WALK_SQL                                                    \
-    "WITH params AS (SELECT %s)"                                             \
-    " SELECT coalesce((SELECT json_agg(" TK__LIST_ROW " ORDER BY %s)"        \
-    " FROM (SELECT t.* FROM tickets t"                                       \
-    " LEFT JOIN priorities p ON p.id = t.priority_id"                        \
-    " WHERE %s ORDER BY %s LIMIT $2 OFFSET $3) t"                            \
-    TK__LIST_JOINS "), '[]')::text,"                                         \
-    " (SELECT count(*) FROM tickets t WHERE %s)"
+#define TK__LIST_SQL                                                         \
+    "WITH params AS (SELECT %s)%s"                                           \
+    " SELECT coalesce((SELECT json_agg(" TK__LIST_ROW " ORDER BY x.n)"       \
+    " FROM unnest(%s) WITH ORDINALITY x (id, n)"                             \
+    " JOIN tickets t ON t.id = x.id" TK__LIST_JOINS "), '[]')::text,"        \
+    " (SELECT count(*) FROM (%s) c)"
 
-/* A scoped list: declaration, sort key column, WHERE, ORDER BY, ORDER BY
- * of the matches m. */
-#define TK__LIST_SCOPED_SQL                                                  \
-    "WITH params AS (SELECT %s),"                                            \
-    " m AS MATERIALIZED (SELECT t.id%s FROM tickets t"                       \
-    " LEFT JOIN priorities p ON p.id = t.priority_id WHERE %s)"              \
-    " SELECT coalesce((SELECT json_agg(" TK__LIST_ROW " ORDER BY %s)"        \
-    " FROM (SELECT t.* FROM (SELECT m.id FROM m ORDER BY %s"                 \
-    " LIMIT $2 OFFSET $3) x JOIN tickets t ON t.id = x.id) t"                \
-    TK__LIST_JOINS "), '[]')::text,"                                         \
-    " (SELECT count(*) FROM m)"
-
-#define TK__LIST_PARAMS   "$1::text, $2::int, $3::bigint"
-#define TK__SEARCH_PARAMS ", $4::text, $5::bigint, $6::int[], $7::text"
+#define TK__LIST_PARAMS   "$1::text, $2::int, $3::bigint, $4::bigint"
+#define TK__SEARCH_PARAMS ", $5::text, $6::bigint, $7::int[], $8::text"
 
 #define TK__LIST_NKEYS                                                       \
     (TK__NELEMS(tk__list_names) * 2 * 2 * TK__NELEMS(tk__list_sorts) * 2)
@@ -293,14 +307,15 @@ int
 tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     const tk_form_t *query, tk_result_t *res)
 {
-    const char        *v[7] = { NULL };
+    const char        *v[8] = { NULL };
     const char        *total;
     const tk__stmt_t  *st;
     tk__list_query_t   lq;
     tk__list_terms_t   terms;
     PGresult          *r;
     size_t             key;
-    char               limit[24], offset[24];
+    int64_t            end, bound, n;
+    char               limit[24], offset[24], bound_s[24];
     int                rc;
 
     if (p == NULL) {
@@ -323,17 +338,26 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
         return tk__fail(res, TK_ENOMEM, "out of memory");
     }
 
+    /*
+     * The matches are counted up to the count limit, or to the end of
+     * the page asked for when that is further: one more than that says
+     * there are more (X-Total-Count then is a lower bound).
+     */
+    end = lq.page * lq.page_size;
+    bound = c->list_count_limit > end ? c->list_count_limit : end;
+
     snprintf(limit, sizeof(limit), "%lld", (long long) lq.page_size);
-    snprintf(offset, sizeof(offset), "%lld",
-             (long long) ((lq.page - 1) * lq.page_size));
+    snprintf(offset, sizeof(offset), "%lld", (long long) (end - lq.page_size));
+    snprintf(bound_s, sizeof(bound_s), "%lld", (long long) bound + 1);
     v[0] = p->user_id;
     v[1] = limit;
     v[2] = offset;
+    v[3] = c->list_count_limit > 0 ? bound_s : NULL;
 
     memset(&terms, 0, sizeof(terms));
 
     if (lq.search != NULL
-        && tk__list_terms(c, &lq, &terms, v + 3, res) != TK_OK)
+        && tk__list_terms(c, &lq, &terms, v + 4, res) != TK_OK)
     {
         return res->code;
     }
@@ -346,7 +370,13 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     }
 
     total = tk__val(r, 0, 1);
-    res->total = total ? strtoll(total, NULL, 10) : 0;
+    n = total ? strtoll(total, NULL, 10) : 0;
+    res->total = n;
+    res->total_capped = 0;
+    if (c->list_count_limit > 0 && n > bound) {
+        res->total = bound;
+        res->total_capped = 1;
+    }
     res->page = (int) lq.page;
     res->page_size = (int) lq.page_size;
 
@@ -362,8 +392,15 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
 }
 
 
+void
+tk_conn_set_list_count_limit(tk_conn_t *c, int64_t limit)
+{
+    c->list_count_limit = limit > 0 ? limit : 0;
+}
+
+
 /*
- * The values of $4..$7 for the search term, into v[0..3]: NULL for a
+ * The values of $5..$8 for the search term, into v[0..3]: NULL for a
  * field not searched or that the term cannot match (a TicketId that is no
  * number, a Priority that no priority is called).
  */
@@ -649,9 +686,9 @@ tk__list_stmt(size_t key)
     tk__stmt_t             *st;
     size_t                  k;
     char                   *where, *order, *order_m, *key_col, *sql;
-    char                   *name;
-    int                     search, member, list, desc, rc;
-    const char             *decl;
+    char                   *name, *cte, *page, *count;
+    int                     search, member, list, desc, kind, arms, rc;
+    const char             *decl, *from;
 
     st = &tk__list_stmts[key];
 
@@ -672,11 +709,29 @@ tk__list_stmt(size_t key)
     member = (int) (k % 2);
     list = (int) (k / 2);
 
-    decl = search ? TK__LIST_PARAMS TK__SEARCH_PARAMS : TK__LIST_PARAMS;
-    where = order = order_m = key_col = sql = name = NULL;
+    kind = tk__list_kinds[list];
+    arms = kind == TK__ARMS || kind == TK__ARMS_COLLECT;
 
-    if (asprintf(&where, "NOT t.is_deleted AND (%s)%s%s%s",
+    if (search) {
+        kind = TK__ADAPTIVE;
+    } else if (member && kind == TK__ARMS) {
+        kind = TK__WALK;
+    } else if (member && kind == TK__ARMS_COLLECT) {
+        kind = TK__COLLECT;
+    }
+
+    decl = search ? TK__LIST_PARAMS TK__SEARCH_PARAMS : TK__LIST_PARAMS;
+    from = sort->key != NULL && strncmp(sort->key, "p.", 2) == 0
+           ? "tickets t LEFT JOIN priorities p ON p.id = t.priority_id"
+           : "tickets t";
+    where = order = order_m = key_col = sql = name = NULL;
+    cte = page = count = NULL;
+
+    /* involving(U) is in the predicate unless the arms bring it */
+    if (asprintf(&where, "NOT t.is_deleted AND (%s)%s%s%s%s",
                  tk__list_wheres[list],
+                 arms && (kind != TK__ARMS && kind != TK__ARMS_COLLECT)
+                 ? " AND " TK__INVOLVING : "",
                  member ? " AND t.requester_id = $1" : "",
                  search ? " AND " : "", search ? TK__SEARCH : "") < 0)
     {
@@ -689,28 +744,95 @@ tk__list_stmt(size_t key)
         goto failed;
     }
 
-    if (member || search || tk__list_scoped[list]) {
-        if (tk__list_order(&order_m, sort, desc, 1) < 0) {
-            order_m = NULL;
-            goto failed;
-        }
+    if (tk__list_order(&order_m, sort, desc, 1) < 0) {
+        order_m = NULL;
+        goto failed;
+    }
 
-        if (asprintf(&key_col, "%s%s%s", sort->key ? ", " : "",
-                     sort->key ? sort->key : "", sort->key ? " AS k" : "")
-            < 0)
-        {
-            key_col = NULL;
-            goto failed;
-        }
+    if (asprintf(&key_col, "%s%s%s", sort->key ? ", " : "",
+                 sort->key ? sort->key : "", sort->key ? " AS k" : "") < 0)
+    {
+        key_col = NULL;
+        goto failed;
+    }
 
-        rc = asprintf(&sql, TK__LIST_SCOPED_SQL, decl, key_col, where, order,
-                      order_m);
-    } else {
-        rc = asprintf(&sql, TK__LIST_WALK_SQL, decl, order, where, order,
-                      where);
+    switch (kind) {
+
+    case TK__WALK:
+        rc = asprintf(&page, "ARRAY(SELECT t.id FROM %s WHERE %s ORDER BY %s"
+                      " LIMIT $2 OFFSET $3)", from, where, order);
+        if (rc >= 0) {
+            rc = asprintf(&count, "SELECT 1 FROM tickets t WHERE %s"
+                          " LIMIT $4", where);
+        }
+        break;
+
+    case TK__ARMS:
+        rc = asprintf(&page, "ARRAY(SELECT m.id FROM ("
+                      "SELECT * FROM (SELECT t.id%s FROM %s"
+                      " WHERE t.requester_id = $1 AND %s ORDER BY %s"
+                      " LIMIT $2 + $3) r UNION "
+                      "SELECT * FROM (SELECT t.id%s FROM %s"
+                      " WHERE t.assignee_id = $1 AND %s ORDER BY %s"
+                      " LIMIT $2 + $3) a) m ORDER BY %s LIMIT $2 OFFSET $3)",
+                      key_col, from, where, order, key_col, from, where,
+                      order, order_m);
+        if (rc >= 0) {
+            rc = asprintf(&count, "SELECT 1 FROM tickets t"
+                          " WHERE t.requester_id = $1 AND %s UNION ALL"
+                          " SELECT 1 FROM tickets t WHERE t.assignee_id = $1"
+                          " AND t.requester_id <> $1 AND %s LIMIT $4",
+                          where, where);
+        }
+        break;
+
+    case TK__ARMS_COLLECT:
+        rc = asprintf(&cte, ", m AS MATERIALIZED ("
+                      "SELECT t.id%s FROM %s WHERE t.requester_id = $1 AND %s"
+                      " UNION "
+                      "SELECT t.id%s FROM %s WHERE t.assignee_id = $1 AND %s)",
+                      key_col, from, where, key_col, from, where);
+        goto collected;
+
+    case TK__COLLECT:
+        rc = asprintf(&cte, ", m AS MATERIALIZED (SELECT t.id%s FROM %s"
+                      " WHERE %s)", key_col, from, where);
+
+    collected:
+
+        if (rc >= 0) {
+            rc = asprintf(&page, "ARRAY(SELECT m.id FROM m ORDER BY %s"
+                          " LIMIT $2 OFFSET $3)", order_m);
+        }
+        if (rc >= 0) {
+            rc = asprintf(&count, "SELECT 1 FROM m LIMIT $4");
+        }
+        break;
+
+    default: /* TK__ADAPTIVE */
+        rc = asprintf(&cte, ", m AS MATERIALIZED (SELECT t.id%s FROM %s"
+                      " WHERE %s LIMIT $4)", key_col, from, where);
+        if (rc >= 0) {
+            rc = asprintf(&page, "CASE WHEN ((SELECT count(*) FROM m) < $4)"
+                          " IS NOT FALSE"
+                          " THEN ARRAY(SELECT m.id FROM m ORDER BY %s"
+                          " LIMIT $2 OFFSET $3)"
+                          " ELSE ARRAY(SELECT t.id FROM %s WHERE %s"
+                          " ORDER BY %s LIMIT $2 OFFSET $3) END",
+                          order_m, from, where, order);
+        }
+        if (rc >= 0) {
+            rc = asprintf(&count, "SELECT 1 FROM m");
+        }
+        break;
     }
 
     if (rc < 0) {
+        goto failed;
+    }
+
+    if (asprintf(&sql, TK__LIST_SQL, decl, cte ? cte : "", page, count) < 0)
+    {
         sql = NULL;
         goto failed;
     }
@@ -721,7 +843,7 @@ tk__list_stmt(size_t key)
     }
 
     st->name = name;
-    st->nparams = search ? 7 : 3;
+    st->nparams = search ? 8 : 4;
     st->sql = sql;
     sql = NULL;
     name = NULL;
@@ -737,6 +859,9 @@ failed:
     free(order);
     free(order_m);
     free(key_col);
+    free(cte);
+    free(page);
+    free(count);
     free(sql);
     free(name);
     return st;
