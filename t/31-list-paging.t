@@ -227,6 +227,26 @@ for my $user (qw(pg_tech pg_mem)) {
     is $r->{headers}{'x-total-count-exact'}, 'true', 'X-Total-Count-Exact';
 }
 
+# A ticket deleted through the API leaves the task lists at once (the
+# task keeps its ticket's state: sql/006_task_lists.sql).
+{
+    my ($tid) = $t->psql('SELECT k.ticket_id FROM tasks k JOIN tickets t'
+        . ' ON t.id = k.ticket_id WHERE NOT t.is_deleted AND'
+        . ' k.assigned_user_id = ' . $q->($uid{pg_tech})
+        . ' ORDER BY k.ticket_id DESC LIMIT 1');
+    my $list = $t->psql("SELECT CASE WHEN is_completed THEN"
+        . " 'MyCompletedTasks' ELSE 'MyOpenTasks' END FROM tasks"
+        . " WHERE ticket_id = $tid LIMIT 1");
+    my $ids = sub { [map { $_->{id} } @{get('pg_tech', listType => $list,
+        pageSize => 100)->{json} // []}] };
+    ok((grep { $_ == $tid } @{$ids->()}), "$list has ticket $tid");
+    my $r = $t->http(DELETE => "$LIST/$tid", token => $t->token('admin'));
+    is $r->{status}, 200, "ticket $tid deleted" or diag $r->{content};
+    ok !(grep { $_ == $tid } @{$ids->()}), "$list has it no more";
+    is_deeply $ids->(), oracle('pg_tech', $list, 'id', 'desc'),
+        "$list: as the oracle";
+}
+
 note "$lists lists, $combos combinations paged through";
 
 # nginx -t refuses a negative limit.

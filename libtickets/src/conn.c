@@ -68,6 +68,9 @@ tk__db_drop(tk_conn_t *c)
 
     c->nprepared = 0;
     c->in_tx = 0;
+    c->begin_pending = 0;
+    c->commit_next = 0;
+    c->committed = 0;
 }
 
 
@@ -220,6 +223,149 @@ tk__db_result(tk_conn_t *c, PGresult *r, tk_result_t *res)
 }
 
 
+/*
+ * The statement with what goes with it (BEGIN before, COMMIT after, its
+ * PREPARE), sent at once in a pipeline and read back in order: one round
+ * trip.  The statement's result, or NULL with the first error in res.
+ */
+static PGresult *
+tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
+    const int *lengths, const int *formats, int prepared, tk_result_t *res)
+{
+    PGresult        *r, *mine, *err;
+    ExecStatusType   s;
+    int              begin, commit, prepare, ok, i, n, which[4];
+
+    enum { TK__P_BEGIN, TK__P_PREPARE, TK__P_STMT, TK__P_COMMIT };
+
+    begin = c->begin_pending;
+    commit = c->commit_next;
+    prepare = prepared && !tk__prepared(c, st);
+    c->begin_pending = 0;
+    c->commit_next = 0;
+
+    if (!PQenterPipelineMode(c->pg)) {
+        return tk__failed(c, NULL, res);
+    }
+
+    n = 0;
+    ok = 1;
+
+    if (begin) {
+        ok = ok && PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL,
+                                     NULL, 0);
+        which[n++] = TK__P_BEGIN;
+    }
+
+    if (prepare) {
+        ok = ok && PQsendPrepare(c->pg, st->name, st->sql, st->nparams,
+                                 NULL);
+        which[n++] = TK__P_PREPARE;
+    }
+
+    ok = ok && (prepared
+                ? PQsendQueryPrepared(c->pg, st->name, st->nparams, v,
+                                      lengths, formats, 0)
+                : PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, v,
+                                    lengths, formats, 0));
+    which[n++] = TK__P_STMT;
+
+    if (commit) {
+        ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL,
+                                     NULL, 0);
+        which[n++] = TK__P_COMMIT;
+    }
+
+    ok = ok && PQpipelineSync(c->pg);
+
+    mine = NULL;
+    err = NULL;
+
+    for (i = 0; ok && i < n; i++) {
+        r = PQgetResult(c->pg);
+        if (r == NULL) {
+            ok = 0;
+            break;
+        }
+
+        /* each query's results end with a NULL */
+        while (PQgetResult(c->pg) != NULL) {
+            /* a single result per query is all it sends */
+        }
+
+        s = PQresultStatus(r);
+
+        if (s == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+            continue;
+        }
+
+        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+            if (err == NULL) {
+                err = r;
+                if (which[i] == TK__P_BEGIN) {
+                    c->in_tx = 0;
+                } else if (which[i] == TK__P_COMMIT) {
+                    /* a COMMIT that fails ends the transaction too */
+                    c->in_tx = 0;
+                }
+            } else {
+                PQclear(r);
+            }
+            continue;
+        }
+
+        if (which[i] == TK__P_STMT) {
+            mine = r;
+            continue;
+        }
+
+        if (which[i] == TK__P_PREPARE) {
+            c->prepared[c->nprepared++] = st;
+        } else if (which[i] == TK__P_COMMIT) {
+            c->in_tx = 0;
+            c->committed = 1;
+        }
+
+        PQclear(r);
+    }
+
+    /* the Sync's own result, then back to one statement at a time */
+    if (ok) {
+        r = PQgetResult(c->pg);
+        ok = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        if (r != NULL) {
+            PQclear(r);
+        }
+    }
+
+    if (!ok || !PQexitPipelineMode(c->pg)) {
+        if (mine != NULL) {
+            PQclear(mine);
+        }
+        if (err != NULL) {
+            PQclear(err);
+        }
+        /* the connection is in no state to go on: a new one next time */
+        snprintf(c->err, sizeof(c->err), "%s", PQerrorMessage(c->pg));
+        tk__db_drop(c);
+        res->retry_after = 1;
+        tk__fail(res, TK_EUNAVAIL, "database connection lost: %s", c->err);
+        return NULL;
+    }
+
+    if (err != NULL) {
+        if (mine != NULL) {
+            PQclear(mine);
+        }
+        c->committed = 0;
+        return tk__failed(c, err, res);
+    }
+
+    return mine;
+}
+
+
 PGresult *
 tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, tk_result_t *res)
@@ -228,6 +374,12 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
 
     if (tk__db_use(c, res) != TK_OK) {
         return NULL;
+    }
+
+    if (c->begin_pending || c->commit_next) {
+        return tk__exec_pipelined(c, st, v, lengths, formats,
+                                  tk__prepared(c, st)
+                                  || c->nprepared < TK__MAX_PREPARED, res);
     }
 
     if (!tk__prepared(c, st)) {
@@ -255,6 +407,10 @@ tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
 {
     if (tk__db_use(c, res) != TK_OK) {
         return NULL;
+    }
+
+    if (c->begin_pending || c->commit_next) {
+        return tk__exec_pipelined(c, st, v, NULL, NULL, 0, res);
     }
 
     return tk__db_result(c, PQexecParams(c->pg, st->sql, st->nparams, NULL,
@@ -286,6 +442,17 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
         return res->code;
     }
 
+    /* a deferred BEGIN comes first */
+    if (c->begin_pending) {
+        c->begin_pending = 0;
+        r = tk__db_result(c, PQexec(c->pg, "BEGIN"), res);
+        if (r == NULL) {
+            c->in_tx = 0;
+            return res->code;
+        }
+        PQclear(r);
+    }
+
     r = tk__db_result(c, PQexec(c->pg, sql), res);
     if (r == NULL) {
         return res->code;
@@ -299,6 +466,9 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
 int
 tk__begin(tk_conn_t *c, tk_result_t *res)
 {
+    c->commit_next = 0;
+    c->committed = 0;
+
     if (tk__cmd(c, "BEGIN", res) != TK_OK) {
         return res->code;
     }
@@ -309,9 +479,49 @@ tk__begin(tk_conn_t *c, tk_result_t *res)
 
 
 int
+tk__begin_deferred(tk_conn_t *c, tk_result_t *res)
+{
+    c->sqlstate[0] = '\0';
+
+    /* connected (or reconnected) now: no statement of it has run yet */
+    if (tk__db_ready(c, res) != TK_OK) {
+        return res->code;
+    }
+
+    c->in_tx = 1;
+    c->begin_pending = 1;
+    c->committed = 0;
+    return TK_OK;
+}
+
+
+void
+tk__commit_next(tk_conn_t *c)
+{
+    c->commit_next = 1;
+}
+
+
+int
 tk__commit(tk_conn_t *c, tk_result_t *res)
 {
     int  rc;
+
+    c->commit_next = 0;
+
+    if (c->committed) {
+        /* it went with the transaction's last statement */
+        c->committed = 0;
+        c->in_tx = 0;
+        return TK_OK;
+    }
+
+    if (c->begin_pending) {
+        /* nothing ran: nothing to commit */
+        c->begin_pending = 0;
+        c->in_tx = 0;
+        return TK_OK;
+    }
 
     rc = tk__cmd(c, "COMMIT", res);
     c->in_tx = 0;
@@ -325,11 +535,20 @@ tk__rollback(tk_conn_t *c)
 {
     PGresult  *r;
 
+    c->commit_next = 0;
+    c->committed = 0;
+
     if (!c->in_tx) {
         return;
     }
 
     c->in_tx = 0;
+
+    if (c->begin_pending) {
+        /* nothing ran */
+        c->begin_pending = 0;
+        return;
+    }
 
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
         r = PQexec(c->pg, "ROLLBACK");

@@ -29,6 +29,9 @@ struct tk_conn_s {
     const tk__stmt_t   *prepared[TK__MAX_PREPARED];
     int                 nprepared;
     int                 in_tx;
+    int                 begin_pending;  /* BEGIN goes with the next statement */
+    int                 commit_next;    /* COMMIT goes with the next statement */
+    int                 committed;      /* ... and it did */
     int64_t             list_count_limit;   /* 0: count every match */
     char                sqlstate[6];
     char                err[256];
@@ -61,6 +64,15 @@ const char *tk__sqlstate(const tk_conn_t *c);
 int tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res);
 int tk__begin(tk_conn_t *c, tk_result_t *res);
 int tk__commit(tk_conn_t *c, tk_result_t *res);
+/*
+ * Round trips saved: tk__begin_deferred opens the transaction with the
+ * next statement (both sent at once, in a libpq pipeline), and after
+ * tk__commit_next the next statement is sent with its COMMIT; tk__commit
+ * then has nothing left to do.  A statement that fails leaves the
+ * transaction open (and aborted) as ever, for tk__rollback.
+ */
+int tk__begin_deferred(tk_conn_t *c, tk_result_t *res);
+void tk__commit_next(tk_conn_t *c);
 /* rolls back an open transaction, if any; keeps res as it is */
 void tk__rollback(tk_conn_t *c);
 

@@ -366,7 +366,8 @@ tk__write_begin(tk_conn_t *c, const tk_principal_t *p, const char *key,
 {
     int  rc;
 
-    if (tk__begin(c, res) != TK_OK) {
+    /* BEGIN goes with the write's first statement */
+    if (tk__begin_deferred(c, res) != TK_OK) {
         return res->code;
     }
 

@@ -68,6 +68,8 @@
 
 /* Predicates on the ticket t for the current user U ($1). */
 #define TK__INVOLVING  "(t.requester_id = $1 OR t.assignee_id = $1)"
+#define TK__INVOLVING_OR_UNASSIGNED                                          \
+    "(t.requester_id = $1 OR t.assignee_id = $1 OR t.assignee_id IS NULL)"
 /* an array, so that status_id = ANY is an index condition wherever
  * status_id is an index column (a semi-join is not) */
 #define TK__STATUS(types)                                                    \
@@ -84,9 +86,12 @@
     "t.due_date >= " TK__DAY_START("")                                       \
     " AND t.due_date < " TK__DAY_START(" + interval '1 day'")
 /* an array, so that the tickets are fetched by id rather than joined */
+#define TK__TASK(completed)                                                  \
+    "k.assigned_user_id = $1 AND " completed "k.is_completed"                \
+    " AND NOT k.ticket_deleted"
 #define TK__HAS_TASK(completed)                                              \
-    "t.id = ANY (ARRAY(SELECT ticket_id FROM tasks"                          \
-    " WHERE assigned_user_id = $1 AND " completed "is_completed))"
+    "t.id = ANY (ARRAY(SELECT k.ticket_id FROM tasks k WHERE "               \
+    TK__TASK(completed) "))"
 
 /*
  * How a list finds its page and counts its matches (see the top):
@@ -100,7 +105,10 @@
  *            without the tickets U also requested);
  *   COLLECT  few matches (the active ones, a user's tasks): all of them
  *            are collected once, counted, and the page cut from them;
- *   ARMS_COLLECT  COLLECT over the two arms of involving(U).
+ *   ARMS_COLLECT  COLLECT over the two arms of involving(U);
+ *   ARMS3_COLLECT and a third arm, the unassigned tickets;
+ *   TASKS    U's tasks: by id, the page and the count walk the tasks
+ *            index alone (sql/006_task_lists.sql), else COLLECT.
  *
  * A Member's lists are also limited to requester = U, which makes ARMS a
  * WALK and ARMS_COLLECT a COLLECT of one arm; any search makes a list
@@ -111,6 +119,8 @@ enum {
     TK__ARMS,
     TK__COLLECT,
     TK__ARMS_COLLECT,
+    TK__ARMS3_COLLECT,
+    TK__TASKS,
     TK__ADAPTIVE
 };
 
@@ -121,9 +131,7 @@ enum {
 #define TK__LIST_TYPES(X)                                                    \
     X(AllMyGroups, "t.group_id = ANY (ARRAY(SELECT group_id"                 \
                    " FROM group_members WHERE user_id = $1))", TK__WALK)     \
-    X(MyOpenOrUnassigned, TK__STATUS("'Open'") " AND (t.requester_id = $1"  \
-                          " OR t.assignee_id = $1 OR t.assignee_id IS NULL)",\
-      TK__COLLECT)                                                           \
+    X(MyOpenOrUnassigned, TK__STATUS("'Open'"), TK__ARMS3_COLLECT)          \
     X(UnassignedTickets, "t.assignee_id IS NULL AND " TK__ACTIVE, TK__WALK) \
     X(MyOpenTickets, TK__STATUS("'Open'"), TK__ARMS_COLLECT)                 \
     X(MyTicketsOnhold, TK__STATUS("'OnHold'"), TK__ARMS_COLLECT)             \
@@ -134,8 +142,8 @@ enum {
     X(AllEscalated, "t.is_escalated", TK__WALK)                              \
     X(MyCompletedTickets, TK__COMPLETED, TK__ARMS)                           \
     X(AllMyTickets, "true", TK__ARMS)                                        \
-    X(MyOpenTasks, TK__HAS_TASK("NOT "), TK__COLLECT)                        \
-    X(MyCompletedTasks, TK__HAS_TASK(""), TK__COLLECT)                       \
+    X(MyOpenTasks, TK__HAS_TASK("NOT "), TK__TASKS)                          \
+    X(MyCompletedTasks, TK__HAS_TASK(""), TK__TASKS)                         \
     X(TicketsOnHold, TK__STATUS("'OnHold'"), TK__WALK)                       \
     X(OverdueTickets, TK__OVERDUE, TK__WALK)                                 \
     X(TicketsDueToday, TK__TODAY " AND " TK__ACTIVE, TK__WALK)               \
@@ -159,7 +167,8 @@ static const char  tk__list_kinds[] = {
     TK__LIST_TYPES(TK__LIST_KIND)
 };
 
-#define TK__LIST_DEFAULT  11        /* AllMyTickets */
+#define TK__LIST_DEFAULT     11     /* AllMyTickets */
+#define TK__LIST_OPEN_TASKS  12     /* MyOpenTasks */
 
 /*
  * A ticket matches when any searched field does.  Each arm is an index
@@ -242,15 +251,25 @@ static const char *const  tk__list_orders[] = { "asc", "desc" };
 /*
  * The declaration of params types every parameter (an unreferenced CTE
  * is never run).  Arguments: the declaration, the matches m (a CTE, or
- * ""), the page's ids (an array expression), what is counted.  The
- * page's rows come from the ids in their order.
+ * ""), the page's ids (an array expression), what is counted.
  */
 #define TK__LIST_SQL                                                         \
-    "WITH params AS (SELECT %s)%s"                                           \
-    " SELECT coalesce((SELECT json_agg(" TK__LIST_ROW " ORDER BY x.n)"       \
-    " FROM unnest(%s) WITH ORDINALITY x (id, n)"                             \
-    " JOIN tickets t ON t.id = x.id" TK__LIST_JOINS "), '[]')::text,"        \
+    "WITH params AS (SELECT %s)%s SELECT (%s)::text,"                        \
     " (SELECT count(*) FROM (%s) c)"
+
+/*
+ * The page's rows, from its ids in their order: one text for every list,
+ * so that PostgreSQL plans its joins once per connection (the list
+ * statement is planned again for each U and page, and planning these
+ * eight relations with it took longer than running both).
+ */
+static const tk__stmt_t  tk__list_rows_stmt = {
+    "tk_list_rows",
+    "SELECT coalesce(json_agg(" TK__LIST_ROW " ORDER BY x.n), '[]')::text"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY x (id, n)"
+    " JOIN tickets t ON t.id = x.id" TK__LIST_JOINS,
+    1
+};
 
 #define TK__LIST_PARAMS   "$1::text, $2::int, $3::bigint, $4::bigint"
 #define TK__SEARCH_PARAMS ", $5::text, $6::bigint, $7::int[], $8::text"
@@ -308,11 +327,11 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     const tk_form_t *query, tk_result_t *res)
 {
     const char        *v[8] = { NULL };
-    const char        *total;
+    const char        *total, *ids;
     const tk__stmt_t  *st;
     tk__list_query_t   lq;
     tk__list_terms_t   terms;
-    PGresult          *r;
+    PGresult          *r, *rows;
     size_t             key;
     int64_t            end, bound, n;
     char               limit[24], offset[24], bound_s[24];
@@ -369,6 +388,13 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
         return res->code;
     }
 
+    ids = tk__val(r, 0, 0) ? tk__val(r, 0, 0) : "{}";
+    rows = tk__exec(c, &tk__list_rows_stmt, &ids, res);
+    if (rows == NULL) {
+        PQclear(r);
+        return res->code;
+    }
+
     total = tk__val(r, 0, 1);
     n = total ? strtoll(total, NULL, 10) : 0;
     res->total = n;
@@ -380,7 +406,9 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     res->page = (int) lq.page;
     res->page_size = (int) lq.page_size;
 
-    rc = tk__take_body(r, res);
+    PQclear(r);
+
+    rc = tk__take_body(rows, res);
     if (rc != TK_OK) {
         res->total = -1;
         return rc == TK_ENOTFOUND ? tk__fail(res, TK_EINTERNAL, "no list")
@@ -686,9 +714,9 @@ tk__list_stmt(size_t key)
     tk__stmt_t             *st;
     size_t                  k;
     char                   *where, *order, *order_m, *key_col, *sql;
-    char                   *name, *cte, *page, *count;
+    char                   *name, *cte, *page, *count, *third;
     int                     search, member, list, desc, kind, arms, rc;
-    const char             *decl, *from;
+    const char             *decl, *from, *involving;
 
     st = &tk__list_stmts[key];
 
@@ -710,13 +738,20 @@ tk__list_stmt(size_t key)
     list = (int) (k / 2);
 
     kind = tk__list_kinds[list];
-    arms = kind == TK__ARMS || kind == TK__ARMS_COLLECT;
+    arms = kind == TK__ARMS || kind == TK__ARMS_COLLECT
+           || kind == TK__ARMS3_COLLECT;
+    involving = kind == TK__ARMS3_COLLECT ? TK__INVOLVING_OR_UNASSIGNED
+                                          : TK__INVOLVING;
 
     if (search) {
         kind = TK__ADAPTIVE;
     } else if (member && kind == TK__ARMS) {
         kind = TK__WALK;
-    } else if (member && kind == TK__ARMS_COLLECT) {
+    } else if (member && (kind == TK__ARMS_COLLECT
+                          || kind == TK__ARMS3_COLLECT))
+    {
+        kind = TK__COLLECT;
+    } else if (kind == TK__TASKS && (member || sort->key != NULL)) {
         kind = TK__COLLECT;
     }
 
@@ -725,13 +760,15 @@ tk__list_stmt(size_t key)
            ? "tickets t LEFT JOIN priorities p ON p.id = t.priority_id"
            : "tickets t";
     where = order = order_m = key_col = sql = name = NULL;
-    cte = page = count = NULL;
+    cte = page = count = third = NULL;
 
     /* involving(U) is in the predicate unless the arms bring it */
-    if (asprintf(&where, "NOT t.is_deleted AND (%s)%s%s%s%s",
+    if (asprintf(&where, "NOT t.is_deleted AND (%s)%s%s%s%s%s",
                  tk__list_wheres[list],
-                 arms && (kind != TK__ARMS && kind != TK__ARMS_COLLECT)
-                 ? " AND " TK__INVOLVING : "",
+                 arms && (kind == TK__WALK || kind == TK__COLLECT
+                          || kind == TK__ADAPTIVE) ? " AND " : "",
+                 arms && (kind == TK__WALK || kind == TK__COLLECT
+                          || kind == TK__ADAPTIVE) ? involving : "",
                  member ? " AND t.requester_id = $1" : "",
                  search ? " AND " : "", search ? TK__SEARCH : "") < 0)
     {
@@ -771,10 +808,11 @@ tk__list_stmt(size_t key)
         rc = asprintf(&page, "ARRAY(SELECT m.id FROM ("
                       "SELECT * FROM (SELECT t.id%s FROM %s"
                       " WHERE t.requester_id = $1 AND %s ORDER BY %s"
-                      " LIMIT $2 + $3) r UNION "
+                      " LIMIT $2::bigint + $3::bigint) r UNION "
                       "SELECT * FROM (SELECT t.id%s FROM %s"
                       " WHERE t.assignee_id = $1 AND %s ORDER BY %s"
-                      " LIMIT $2 + $3) a) m ORDER BY %s LIMIT $2 OFFSET $3)",
+                      " LIMIT $2::bigint + $3::bigint) a) m"
+                      " ORDER BY %s LIMIT $2 OFFSET $3)",
                       key_col, from, where, order, key_col, from, where,
                       order, order_m);
         if (rc >= 0) {
@@ -786,12 +824,41 @@ tk__list_stmt(size_t key)
         }
         break;
 
+    case TK__TASKS:
+        rc = asprintf(&page, "ARRAY(SELECT k.ticket_id FROM tasks k"
+                      " WHERE %s GROUP BY k.ticket_id"
+                      " ORDER BY k.ticket_id%s LIMIT $2 OFFSET $3)",
+                      list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
+                                                  : TK__TASK(""),
+                      desc ? " DESC" : "");
+        if (rc >= 0) {
+            rc = asprintf(&count, "SELECT 1 FROM tasks k WHERE %s"
+                          " GROUP BY k.ticket_id LIMIT $4",
+                          list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
+                                                      : TK__TASK(""));
+        }
+        break;
+
     case TK__ARMS_COLLECT:
-        rc = asprintf(&cte, ", m AS MATERIALIZED ("
-                      "SELECT t.id%s FROM %s WHERE t.requester_id = $1 AND %s"
-                      " UNION "
-                      "SELECT t.id%s FROM %s WHERE t.assignee_id = $1 AND %s)",
-                      key_col, from, where, key_col, from, where);
+    case TK__ARMS3_COLLECT:
+        rc = 0;
+        if (kind == TK__ARMS3_COLLECT) {
+            rc = asprintf(&third, " UNION SELECT t.id%s FROM %s"
+                          " WHERE t.assignee_id IS NULL AND %s",
+                          key_col, from, where);
+            if (rc < 0) {
+                third = NULL;
+            }
+        }
+        if (rc >= 0) {
+            rc = asprintf(&cte, ", m AS MATERIALIZED ("
+                          "SELECT t.id%s FROM %s"
+                          " WHERE t.requester_id = $1 AND %s UNION "
+                          "SELECT t.id%s FROM %s"
+                          " WHERE t.assignee_id = $1 AND %s%s)",
+                          key_col, from, where, key_col, from, where,
+                          third ? third : "");
+        }
         goto collected;
 
     case TK__COLLECT:
@@ -860,6 +927,7 @@ failed:
     free(order_m);
     free(key_col);
     free(cte);
+    free(third);
     free(page);
     free(count);
     free(sql);

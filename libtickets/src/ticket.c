@@ -420,7 +420,9 @@ static const tk__stmt_t  tk__reg_insert_stmt = {
     " WHERE n.recipient IS NOT NULL"
     " RETURNING 1"
     ")"
-    " SELECT t.id, (SELECT count(*) FROM o) FROM t",
+    " SELECT t.id, (SELECT count(*) FROM o),"
+    " (SELECT value FROM settings WHERE key = 'auto_assign_on_create')"
+    " FROM t",
     24
 };
 
@@ -696,16 +698,10 @@ tk__reg_validate(tk_conn_t *c, const tk_form_t *form, tk__reg_t *reg,
 /* Auto-assignment on create: only when no AssignedUser was given. */
 static int
 tk__reg_assign(tk_conn_t *c, const tk_principal_t *p, const tk__reg_t *reg,
-    const char *id, tk_result_t *res)
+    const char *id, int on, tk_result_t *res)
 {
-    int  on;
-
     if (reg->val[TK__F_ASSIGNEE] != NULL || reg->val[TK__F_GROUP] == NULL) {
         return TK_OK;
-    }
-
-    if (tk__setting_bool(c, "auto_assign_on_create", 0, &on, res) != TK_OK) {
-        return res->code;
     }
 
     return on ? tk__auto_assign(c, id, p->user_id, res) : TK_OK;
@@ -719,7 +715,7 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
 {
     const char  *v[TK__NFIELDS + 1];
     PGresult    *r;
-    int          rc;
+    int          rc, on;
     char         id[24];
 
     if (tk__write_begin(c, p, key, req_sha, res) != 0) {
@@ -747,6 +743,11 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
     snprintf(id, sizeof(id), "%s", tk__val(r, 0, 0) ? tk__val(r, 0, 0) : "");
     /* the assignment's email and push, queued by the insert */
     res->outbox = tk__val(r, 0, 1) ? atoi(tk__val(r, 0, 1)) : 0;
+    /* auto_assign_on_create, read by the insert: unset or not a boolean
+     * is off */
+    if (tk__setting_parse_bool(tk__val(r, 0, 2), &on) != TK_OK) {
+        on = 0;
+    }
     PQclear(r);
 
     /*
@@ -754,9 +755,18 @@ tk__reg_store(tk_conn_t *c, const tk_principal_t *p, const tk_form_t *form,
      * cursor until the commit, and uploads may take a while.
      */
     if (tk__uploads_store(c, p, form, id, NULL, res) != TK_OK
-        || tk__reg_assign(c, p, reg, id, res) != TK_OK
-        || tk__ticket_json(c, p, strtoll(id, NULL, 10), res) != TK_OK)
+        || tk__reg_assign(c, p, reg, id, on, res) != TK_OK)
     {
+        goto failed;
+    }
+
+    /* without a key to store the answer under, the answer is the last
+     * statement of the transaction: its COMMIT goes with it */
+    if (key == NULL) {
+        tk__commit_next(c);
+    }
+
+    if (tk__ticket_json(c, p, strtoll(id, NULL, 10), res) != TK_OK) {
         goto failed;
     }
 
