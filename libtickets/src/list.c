@@ -843,19 +843,22 @@ tk__list_stmt(size_t key)
     case TK__ARMS3_COLLECT:
         rc = 0;
         if (kind == TK__ARMS3_COLLECT) {
-            rc = asprintf(&third, " UNION SELECT t.id%s FROM %s"
-                          " WHERE t.assignee_id IS NULL AND %s",
+            rc = asprintf(&third, " UNION ALL SELECT t.id%s FROM %s"
+                          " WHERE t.assignee_id IS NULL"
+                          " AND t.requester_id <> $1 AND %s",
                           key_col, from, where);
             if (rc < 0) {
                 third = NULL;
             }
         }
         if (rc >= 0) {
+            /* disjoint arms: nothing to merge */
             rc = asprintf(&cte, ", m AS MATERIALIZED ("
                           "SELECT t.id%s FROM %s"
-                          " WHERE t.requester_id = $1 AND %s UNION "
+                          " WHERE t.requester_id = $1 AND %s UNION ALL "
                           "SELECT t.id%s FROM %s"
-                          " WHERE t.assignee_id = $1 AND %s%s)",
+                          " WHERE t.assignee_id = $1 AND t.requester_id <> $1"
+                          " AND %s%s)",
                           key_col, from, where, key_col, from, where,
                           third ? third : "");
         }
