@@ -82,6 +82,7 @@ typedef struct {
     time_t                      token_lifetime;
     /* lists count their matches this far; 0: every match */
     ngx_int_t                   list_count_limit;
+    ngx_int_t                   search_count_limit;
     /* client_max_body_size, enforced here to answer in problem+json */
     off_t                       max_body;
     /* NUL-terminated copies for libtickets */
@@ -255,6 +256,13 @@ static ngx_command_t  ngx_http_tickets_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tickets_loc_conf_t, list_count_limit),
+      NULL },
+
+    { ngx_string("tickets_search_count_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, search_count_limit),
       NULL },
 
     { ngx_string("tickets_token_lifetime"),
@@ -1065,7 +1073,8 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         break;
 
     case NGX_HTTP_TICKETS_OP_LIST:
-        tk_conn_set_list_count_limit(conn, ctx->conf->list_count_limit);
+        tk_conn_set_list_count_limit(conn, ctx->conf->list_count_limit,
+                                     ctx->conf->search_count_limit);
         rc = tk_ticket_list(conn, &p, form, res);
         break;
 
@@ -1507,7 +1516,7 @@ ngx_http_tickets_links(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    /* false: more match than X-Total-Count (tickets_list_count_limit) */
+    /* false: more match than X-Total-Count (tickets_*_count_limit) */
     if (ngx_http_tickets_add_header(r, "X-Total-Count-Exact",
                                     (u_char *) (res->total_capped
                                                 ? "false" : "true"),
@@ -2078,6 +2087,7 @@ ngx_http_tickets_create_loc_conf(ngx_conf_t *cf)
     conf->signing_key = NGX_CONF_UNSET_PTR;
     conf->token_lifetime = NGX_CONF_UNSET;
     conf->list_count_limit = NGX_CONF_UNSET;
+    conf->search_count_limit = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -2099,10 +2109,14 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->list_count_limit, prev->list_count_limit,
                          TK_LIST_COUNT_LIMIT);
 
-    if (conf->list_count_limit < 0) {
+    ngx_conf_merge_value(conf->search_count_limit, prev->search_count_limit,
+                         TK_SEARCH_COUNT_LIMIT);
+
+    if (conf->list_count_limit < 0 || conf->search_count_limit < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"tickets_list_count_limit\" must not be "
-                           "negative");
+                           "\"tickets_%s_count_limit\" must not be "
+                           "negative", conf->list_count_limit < 0
+                                       ? "list" : "search");
         return NGX_CONF_ERROR;
     }
 

@@ -4,9 +4,10 @@
 # Technician and as a Member, in every sort and order, with and without a
 # search, paging through the whole list gives exactly the tickets a plain
 # SQL statement of SPEC 3.1's definitions gives, in its order, no ticket
-# twice; and X-Total-Count and Link follow tickets_list_count_limit (5
-# here, so that every way the library finds a page and counts, and the
-# lower bound past the limit, are exercised on a few dozen tickets).
+# twice; and X-Total-Count and Link follow tickets_list_count_limit and
+# tickets_search_count_limit (5 here, so that every way the library finds
+# a page and counts, and the lower bound past the limit, are exercised on
+# a few dozen tickets).
 
 use strict;
 use warnings;
@@ -16,7 +17,8 @@ use Tickets::Test;
 
 my $LIMIT = 5;
 my $t = Tickets::Test->new(http_extra =>
-    "    tickets_list_count_limit $LIMIT;\n")->run;
+    "    tickets_list_count_limit $LIMIT;\n"
+    . "    tickets_search_count_limit $LIMIT;\n")->run;
 my $LIST = '/api/TicketsApi';
 my $q = \&Tickets::Test::quote;
 
@@ -255,6 +257,10 @@ note "$lists lists, $combos combinations paged through";
         "    tickets_list_count_limit -1;\n");
     ok !$ok, 'tickets_list_count_limit -1: nginx -t fails';
     like $out, qr/tickets_list_count_limit/, 'naming the directive';
+    ($ok, $out) = $t->nginx_t(http_extra =>
+        "    tickets_search_count_limit -1;\n");
+    ok !$ok, 'tickets_search_count_limit -1: nginx -t fails';
+    like $out, qr/tickets_search_count_limit/, 'naming the directive';
 }
 
 done_testing;

@@ -257,13 +257,16 @@ int tk_ticket_list(tk_conn_t *conn, const tk_principal_t *p,
     const tk_form_t *query, tk_result_t *res);
 
 /*
- * How far tk_ticket_list counts the matches: up to limit, or to the end
- * of the page asked for when that is further.  When more match,
- * res->total is that bound and res->total_capped 1.  0 counts every
- * match.  A new connection counts to TK_LIST_COUNT_LIMIT.
+ * How far tk_ticket_list counts the matches: up to limit (search_limit
+ * for a search), or to the end of the page asked for when that is
+ * further.  When more match, res->total is that bound and
+ * res->total_capped 1.  0 counts every match.  A new connection counts to
+ * TK_LIST_COUNT_LIMIT and TK_SEARCH_COUNT_LIMIT.
  */
-#define TK_LIST_COUNT_LIMIT  1000
-void tk_conn_set_list_count_limit(tk_conn_t *conn, int64_t limit);
+#define TK_LIST_COUNT_LIMIT    1000
+#define TK_SEARCH_COUNT_LIMIT  100
+void tk_conn_set_list_count_limit(tk_conn_t *conn, int64_t limit,
+    int64_t search_limit);
 
 /* TK_NO_CONTENT; if_match: the If-Match header or NULL (TK_EPRECOND) */
 int tk_ticket_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,

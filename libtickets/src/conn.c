@@ -29,6 +29,7 @@ tk_conn_open(tk_conn_t **conn, const char *conninfo)
     }
 
     c->list_count_limit = TK_LIST_COUNT_LIMIT;
+    c->search_count_limit = TK_SEARCH_COUNT_LIMIT;
 
     *conn = c;
     return TK_OK;

@@ -33,6 +33,7 @@ struct tk_conn_s {
     int                 commit_next;    /* COMMIT goes with the next statement */
     int                 committed;      /* ... and it did */
     int64_t             list_count_limit;   /* 0: count every match */
+    int64_t             search_count_limit; /* the same with a search */
     char                sqlstate[6];
     char                err[256];
 };

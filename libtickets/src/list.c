@@ -316,7 +316,7 @@ static int tk__list_fields(const char *s, unsigned *fields, cJSON **errors);
 static int tk__list_name(const char *s, const char *const *names, int n);
 static const char *tk__list_echo(const char *s, char out[68]);
 static int tk__list_order(char **out, const tk__list_sort_t *sort, int desc,
-    int in_m);
+    const char *alias);
 static const tk__stmt_t *tk__list_stmt(size_t key);
 static PGresult *tk__list_exec(tk_conn_t *c, const tk__stmt_t *st,
     const char *const *v, tk_result_t *res);
@@ -333,7 +333,7 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     tk__list_terms_t   terms;
     PGresult          *r, *rows;
     size_t             key;
-    int64_t            end, bound, n;
+    int64_t            end, bound, n, limit_n;
     char               limit[24], offset[24], bound_s[24];
     int                rc;
 
@@ -363,7 +363,9 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
      * there are more (X-Total-Count then is a lower bound).
      */
     end = lq.page * lq.page_size;
-    bound = c->list_count_limit > end ? c->list_count_limit : end;
+    limit_n = lq.search != NULL ? c->search_count_limit
+                                : c->list_count_limit;
+    bound = limit_n > end ? limit_n : end;
 
     snprintf(limit, sizeof(limit), "%lld", (long long) lq.page_size);
     snprintf(offset, sizeof(offset), "%lld", (long long) (end - lq.page_size));
@@ -371,7 +373,7 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     v[0] = p->user_id;
     v[1] = limit;
     v[2] = offset;
-    v[3] = c->list_count_limit > 0 ? bound_s : NULL;
+    v[3] = limit_n > 0 ? bound_s : NULL;
 
     memset(&terms, 0, sizeof(terms));
 
@@ -399,7 +401,7 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     n = total ? strtoll(total, NULL, 10) : 0;
     res->total = n;
     res->total_capped = 0;
-    if (c->list_count_limit > 0 && n > bound) {
+    if (limit_n > 0 && n > bound) {
         res->total = bound;
         res->total_capped = 1;
     }
@@ -421,9 +423,11 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
 
 
 void
-tk_conn_set_list_count_limit(tk_conn_t *c, int64_t limit)
+tk_conn_set_list_count_limit(tk_conn_t *c, int64_t limit,
+    int64_t search_limit)
 {
     c->list_count_limit = limit > 0 ? limit : 0;
+    c->search_count_limit = search_limit > 0 ? search_limit : 0;
 }
 
 
@@ -690,19 +694,26 @@ tk__list_echo(const char *s, char out[68])
 }
 
 
-/* An ORDER BY: the sort's key, then id; over the matches m (key k). */
+/* An ORDER BY: the sort's key, then id; of the tickets t, or of the
+ * rows alias (id and key k) when alias is not NULL. */
 static int
-tk__list_order(char **out, const tk__list_sort_t *sort, int desc, int in_m)
+tk__list_order(char **out, const tk__list_sort_t *sort, int desc,
+    const char *alias)
 {
     const char  *dir = desc ? " DESC" : "";
-    const char  *id = in_m ? "m.id" : "t.id";
+    const char  *a = alias ? alias : "t";
 
     if (sort->key == NULL) {
-        return asprintf(out, "%s%s", id, dir);
+        return asprintf(out, "%s.id%s", a, dir);
     }
 
-    return asprintf(out, "%s%s%s, %s%s", in_m ? "m.k" : sort->key, dir,
-                    sort->nulls_last ? " NULLS LAST" : "", id, dir);
+    if (alias == NULL) {
+        return asprintf(out, "%s%s%s, t.id%s", sort->key, dir,
+                        sort->nulls_last ? " NULLS LAST" : "", dir);
+    }
+
+    return asprintf(out, "%s.k%s%s, %s.id%s", a, dir,
+                    sort->nulls_last ? " NULLS LAST" : "", a, dir);
 }
 
 
@@ -776,12 +787,12 @@ tk__list_stmt(size_t key)
         goto failed;
     }
 
-    if (tk__list_order(&order, sort, desc, 0) < 0) {
+    if (tk__list_order(&order, sort, desc, NULL) < 0) {
         order = NULL;
         goto failed;
     }
 
-    if (tk__list_order(&order_m, sort, desc, 1) < 0) {
+    if (tk__list_order(&order_m, sort, desc, "m") < 0) {
         order_m = NULL;
         goto failed;
     }
