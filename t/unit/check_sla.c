@@ -903,6 +903,50 @@ START_TEST(state_kinds)
 END_TEST
 
 
+/*
+ * The calendar table (sql/009) and the walk it stands in for give the
+ * same answers: every test calendar, starts every 73 h 7 min from 300 days
+ * back to 300 days ahead (DST changes, holidays, nights, overlaps), the
+ * minutes around a day's and a week's edges; and the minutes between two
+ * instants.  And the table is what answers inside its span.
+ */
+START_TEST(table_agrees_with_walk)
+{
+    ck_assert_int_gt(qn("SELECT count(*) FROM sla_calendar_spans s"
+                        " JOIN business_calendars c ON c.id = s.calendar_id"
+                        " WHERE s.covers_from < now() - interval '300 days'"
+                        " AND s.covers_to > now() + interval '700 days'"),
+                     7);
+    assert_q("0", "SELECT count(*)::text FROM business_calendars c,"
+             " generate_series(now() - interval '300 days',"
+             "  now() + interval '300 days', interval '73 hours 7 minutes')"
+             "  s (start),"
+             " unnest(ARRAY[1, 60, 241, 480, 1441, 7201]) m (n)"
+             " WHERE sla_business_add(c.id, s.start, m.n)"
+             "  IS DISTINCT FROM sla_business_add_walk(c.id, s.start, m.n)");
+    assert_q("0", "SELECT count(*)::text FROM business_calendars c,"
+             " generate_series(now() - interval '300 days',"
+             "  now() + interval '300 days', interval '67 hours 13 minutes')"
+             "  s (a),"
+             " unnest(ARRAY[interval '7 hours', interval '2 days 5 hours',"
+             "  interval '9 days 30 seconds', interval '40 days']) d (d)"
+             " WHERE sla_business_minutes(c.id, s.a, s.a + d.d)"
+             "  IS DISTINCT FROM"
+             "  sla_business_minutes_walk(c.id, s.a, s.a + d.d)");
+    /* a change of the calendar is in the table at once */
+    ck_assert(exec_script(pg, "BEGIN;"
+        "INSERT INTO holidays (calendar_id, day, name) VALUES (1,"
+        " (now() AT TIME ZONE 'Europe/Berlin')::date + 14, 'test day')"));
+    assert_q("0", "SELECT count(*)::text FROM"
+             " generate_series(now(), now() + interval '30 days',"
+             "  interval '5 hours 3 minutes') s (start)"
+             " WHERE sla_business_add(1, s.start, 600)"
+             "  IS DISTINCT FROM sla_business_add_walk(1, s.start, 600)");
+    ck_assert(exec_script(pg, "ROLLBACK"));
+}
+END_TEST
+
+
 static Suite *
 sla_suite(void)
 {
@@ -925,6 +969,7 @@ sla_suite(void)
     tcase_add_test(tc, add_edges);
     tcase_add_test(tc, minutes_cases);
     tcase_add_test(tc, minutes_symmetric);
+    tcase_add_test(tc, table_agrees_with_walk);
 
     tc = add_tcase(s, "policy", setup, teardown, 0);
     tcase_add_test(tc, policy_selection);
