@@ -229,6 +229,10 @@ tk__db_result(tk_conn_t *c, PGresult *r, tk_result_t *res)
  * PREPARE), sent at once in a pipeline and read back in order: one round
  * trip.  The statement's result, or NULL with the first error in res.
  */
+static int tk__begin_deferred_as(tk_conn_t *c, const char *begin,
+    tk_result_t *res);
+
+
 static PGresult *
 tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, int prepared, tk_result_t *res)
@@ -253,7 +257,7 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     ok = 1;
 
     if (begin) {
-        ok = ok && PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL,
+        ok = ok && PQsendQueryParams(c->pg, c->begin_sql, 0, NULL, NULL, NULL,
                                      NULL, 0);
         which[n++] = TK__P_BEGIN;
     }
@@ -446,7 +450,7 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
     /* a deferred BEGIN comes first */
     if (c->begin_pending) {
         c->begin_pending = 0;
-        r = tk__db_result(c, PQexec(c->pg, "BEGIN"), res);
+        r = tk__db_result(c, PQexec(c->pg, c->begin_sql), res);
         if (r == NULL) {
             c->in_tx = 0;
             return res->code;
@@ -482,7 +486,23 @@ tk__begin(tk_conn_t *c, tk_result_t *res)
 int
 tk__begin_deferred(tk_conn_t *c, tk_result_t *res)
 {
+    return tk__begin_deferred_as(c, "BEGIN", res);
+}
+
+
+int
+tk__begin_snapshot_deferred(tk_conn_t *c, tk_result_t *res)
+{
+    return tk__begin_deferred_as(c, "BEGIN ISOLATION LEVEL REPEATABLE READ,"
+                                 " READ ONLY", res);
+}
+
+
+static int
+tk__begin_deferred_as(tk_conn_t *c, const char *begin, tk_result_t *res)
+{
     c->sqlstate[0] = '\0';
+    c->begin_sql = begin;
 
     /* connected (or reconnected) now: no statement of it has run yet */
     if (tk__db_ready(c, res) != TK_OK) {

@@ -30,6 +30,7 @@ struct tk_conn_s {
     int                 nprepared;
     int                 in_tx;
     int                 begin_pending;  /* BEGIN goes with the next statement */
+    const char         *begin_sql;      /* ... this BEGIN */
     int                 commit_next;    /* COMMIT goes with the next statement */
     int                 committed;      /* ... and it did */
     int64_t             list_count_limit;   /* 0: count every match */
@@ -73,6 +74,9 @@ int tk__commit(tk_conn_t *c, tk_result_t *res);
  * transaction open (and aborted) as ever, for tk__rollback.
  */
 int tk__begin_deferred(tk_conn_t *c, tk_result_t *res);
+/* the same for reads that must see one snapshot: REPEATABLE READ, READ
+ * ONLY */
+int tk__begin_snapshot_deferred(tk_conn_t *c, tk_result_t *res);
 void tk__commit_next(tk_conn_t *c);
 /* rolls back an open transaction, if any; keeps res as it is */
 void tk__rollback(tk_conn_t *c);

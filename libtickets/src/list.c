@@ -377,9 +377,19 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
 
     memset(&terms, 0, sizeof(terms));
 
+    /*
+     * The ids and their rows are read in one snapshot, so that the page
+     * shows each ticket as it was when it was chosen.  BEGIN goes with the
+     * first statement and COMMIT with the rows: no round trip of its own.
+     */
+    if (tk__begin_snapshot_deferred(c, res) != TK_OK) {
+        return res->code;
+    }
+
     if (lq.search != NULL
         && tk__list_terms(c, &lq, &terms, v + 4, res) != TK_OK)
     {
+        tk__rollback(c);
         return res->code;
     }
 
@@ -387,13 +397,22 @@ tk_ticket_list(tk_conn_t *c, const tk_principal_t *p,
     free(terms.priorities);
 
     if (r == NULL) {
+        tk__rollback(c);
         return res->code;
     }
 
     ids = tk__val(r, 0, 0) ? tk__val(r, 0, 0) : "{}";
+    tk__commit_next(c);
     rows = tk__exec(c, &tk__list_rows_stmt, &ids, res);
     if (rows == NULL) {
         PQclear(r);
+        tk__rollback(c);
+        return res->code;
+    }
+
+    if (tk__commit(c, res) != TK_OK) {
+        PQclear(r);
+        PQclear(rows);
         return res->code;
     }
 

@@ -225,6 +225,47 @@ START_TEST(commit_next_refused)
 END_TEST
 
 
+/* A snapshot read: every statement sees the data as at the first one,
+ * writes by others in between included, and nothing is left open. */
+START_TEST(snapshot_read)
+{
+    const char  *v[1] = { MARK };
+    PGresult    *r;
+
+    insert(MARK "_a", 1);
+
+    ck_assert_int_eq(tk__begin_snapshot_deferred(conn, &res), TK_OK);
+    r = tk__exec(conn, &count_stmt, v, &res);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(tk__val(r, 0, 0), "1");
+    PQclear(r);
+
+    ck_assert(exec_script(pg, "INSERT INTO check_conn_rows VALUES"
+                          " ('" MARK "_b', 'x')"));
+
+    tk__commit_next(conn);
+    r = tk__exec(conn, &count_stmt, v, &res);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(tk__val(r, 0, 0), "1");
+    PQclear(r);
+    ck_assert_int_eq(tk__commit(conn, &res), TK_OK);
+    ck_assert_int_eq(PQtransactionStatus(conn->pg), PQTRANS_IDLE);
+
+    /* read only */
+    ck_assert_int_eq(tk__begin_snapshot_deferred(conn, &res), TK_OK);
+    insert(MARK "_c", 0);
+    ck_assert_str_eq(tk__sqlstate(conn), "25006");
+    tk__rollback(conn);
+
+    /* and a plain deferred BEGIN after it is a plain one again */
+    ck_assert_int_eq(tk__begin_deferred(conn, &res), TK_OK);
+    insert(MARK "_c", 1);
+    ck_assert_int_eq(tk__commit(conn, &res), TK_OK);
+    ck_assert_int_eq(rows(), 3);
+}
+END_TEST
+
+
 /* The pid of the library connection's server process. */
 static char *
 backend(void)
@@ -291,6 +332,7 @@ conn_suite(void)
     tcase_add_test(tc, deferred_begin_failure);
     tcase_add_test(tc, commit_next);
     tcase_add_test(tc, commit_next_refused);
+    tcase_add_test(tc, snapshot_read);
     tcase_add_test(tc, deferred_begin_reconnects);
 
     return s;
