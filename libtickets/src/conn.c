@@ -1,6 +1,7 @@
 /*
- * Connections: lazy connect, reconnect after the server went away, and
- * statements prepared once per connection.
+ * Connections: lazy connect, reconnect after the server went away,
+ * statements prepared once per connection, and a transaction's BEGIN and
+ * COMMIT sent with its first and last statements (libpq pipeline mode).
  */
 
 #include <poll.h>
@@ -10,6 +11,10 @@
 
 #include "db.h"
 #include "result.h"
+
+
+static int tk__begin_deferred_as(tk_conn_t *c, const char *begin,
+    tk_result_t *res);
 
 
 int
@@ -229,15 +234,11 @@ tk__db_result(tk_conn_t *c, PGresult *r, tk_result_t *res)
  * PREPARE), sent at once in a pipeline and read back in order: one round
  * trip.  The statement's result, or NULL with the first error in res.
  */
-static int tk__begin_deferred_as(tk_conn_t *c, const char *begin,
-    tk_result_t *res);
-
-
 static PGresult *
 tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, int prepared, tk_result_t *res)
 {
-    PGresult        *r, *mine, *err;
+    PGresult        *r, *mine, *err, *extra;
     ExecStatusType   s;
     int              begin, commit, prepare, ok, i, n, which[4];
 
@@ -293,9 +294,10 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
             break;
         }
 
-        /* each query's results end with a NULL */
-        while (PQgetResult(c->pg) != NULL) {
-            /* a single result per query is all it sends */
+        /* each query's results end with a NULL (one result is all that
+         * these send) */
+        while ((extra = PQgetResult(c->pg)) != NULL) {
+            PQclear(extra);
         }
 
         s = PQresultStatus(r);

@@ -44,6 +44,7 @@
  */
 
 #include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -318,6 +319,8 @@ static const char *tk__list_echo(const char *s, char out[68]);
 static int tk__list_order(char **out, const tk__list_sort_t *sort, int desc,
     const char *alias);
 static const tk__stmt_t *tk__list_stmt(size_t key);
+static int tk__list_printf(char **out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static PGresult *tk__list_exec(tk_conn_t *c, const tk__stmt_t *st,
     const char *const *v, tk_result_t *res);
 
@@ -736,6 +739,25 @@ tk__list_order(char **out, const tk__list_sort_t *sort, int desc,
 }
 
 
+/* asprintf() that leaves *out NULL when it fails. */
+static int
+tk__list_printf(char **out, const char *fmt, ...)
+{
+    va_list  ap;
+    int      rc;
+
+    va_start(ap, fmt);
+    rc = vasprintf(out, fmt, ap);
+    va_end(ap);
+
+    if (rc < 0) {
+        *out = NULL;
+    }
+
+    return rc;
+}
+
+
 /* The statement of a combination, its text built on first use. */
 static const tk__stmt_t *
 tk__list_stmt(size_t key)
@@ -826,46 +848,48 @@ tk__list_stmt(size_t key)
     switch (kind) {
 
     case TK__WALK:
-        rc = asprintf(&page, "ARRAY(SELECT t.id FROM %s WHERE %s ORDER BY %s"
-                      " LIMIT $2 OFFSET $3)", from, where, order);
+        rc = tk__list_printf(&page, "ARRAY(SELECT t.id FROM %s WHERE %s"
+                             " ORDER BY %s LIMIT $2 OFFSET $3)", from, where,
+                             order);
         if (rc >= 0) {
-            rc = asprintf(&count, "SELECT 1 FROM tickets t WHERE %s"
-                          " LIMIT $4", where);
+            rc = tk__list_printf(&count, "SELECT 1 FROM tickets t WHERE %s"
+                                 " LIMIT $4", where);
         }
         break;
 
     case TK__ARMS:
-        rc = asprintf(&page, "ARRAY(SELECT m.id FROM ("
-                      "SELECT * FROM (SELECT t.id%s FROM %s"
-                      " WHERE t.requester_id = $1 AND %s ORDER BY %s"
-                      " LIMIT $2::bigint + $3::bigint) r UNION "
-                      "SELECT * FROM (SELECT t.id%s FROM %s"
-                      " WHERE t.assignee_id = $1 AND %s ORDER BY %s"
-                      " LIMIT $2::bigint + $3::bigint) a) m"
-                      " ORDER BY %s LIMIT $2 OFFSET $3)",
-                      key_col, from, where, order, key_col, from, where,
-                      order, order_m);
+        rc = tk__list_printf(&page, "ARRAY(SELECT m.id FROM ("
+                             "SELECT * FROM (SELECT t.id%s FROM %s"
+                             " WHERE t.requester_id = $1 AND %s ORDER BY %s"
+                             " LIMIT $2::bigint + $3::bigint) r UNION "
+                             "SELECT * FROM (SELECT t.id%s FROM %s"
+                             " WHERE t.assignee_id = $1 AND %s ORDER BY %s"
+                             " LIMIT $2::bigint + $3::bigint) a) m"
+                             " ORDER BY %s LIMIT $2 OFFSET $3)",
+                             key_col, from, where, order, key_col, from, where,
+                             order, order_m);
         if (rc >= 0) {
-            rc = asprintf(&count, "SELECT 1 FROM tickets t"
-                          " WHERE t.requester_id = $1 AND %s UNION ALL"
-                          " SELECT 1 FROM tickets t WHERE t.assignee_id = $1"
-                          " AND t.requester_id <> $1 AND %s LIMIT $4",
-                          where, where);
+            rc = tk__list_printf(&count, "SELECT 1 FROM tickets t"
+                                 " WHERE t.requester_id = $1 AND %s UNION ALL"
+                                 " SELECT 1 FROM tickets t"
+                                 " WHERE t.assignee_id = $1"
+                                 " AND t.requester_id <> $1 AND %s LIMIT $4",
+                                 where, where);
         }
         break;
 
     case TK__TASKS:
-        rc = asprintf(&page, "ARRAY(SELECT k.ticket_id FROM tasks k"
-                      " WHERE %s GROUP BY k.ticket_id"
-                      " ORDER BY k.ticket_id%s LIMIT $2 OFFSET $3)",
-                      list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
-                                                  : TK__TASK(""),
-                      desc ? " DESC" : "");
+        rc = tk__list_printf(&page, "ARRAY(SELECT k.ticket_id FROM tasks k"
+                             " WHERE %s GROUP BY k.ticket_id"
+                             " ORDER BY k.ticket_id%s LIMIT $2 OFFSET $3)",
+                             list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
+                                                         : TK__TASK(""),
+                             desc ? " DESC" : "");
         if (rc >= 0) {
-            rc = asprintf(&count, "SELECT 1 FROM tasks k WHERE %s"
-                          " GROUP BY k.ticket_id LIMIT $4",
-                          list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
-                                                      : TK__TASK(""));
+            rc = tk__list_printf(&count, "SELECT 1 FROM tasks k WHERE %s"
+                                 " GROUP BY k.ticket_id LIMIT $4",
+                                 list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
+                                                             : TK__TASK(""));
         }
         break;
 
@@ -873,56 +897,55 @@ tk__list_stmt(size_t key)
     case TK__ARMS3_COLLECT:
         rc = 0;
         if (kind == TK__ARMS3_COLLECT) {
-            rc = asprintf(&third, " UNION ALL SELECT t.id%s FROM %s"
-                          " WHERE t.assignee_id IS NULL"
-                          " AND t.requester_id <> $1 AND %s",
-                          key_col, from, where);
-            if (rc < 0) {
-                third = NULL;
-            }
+            rc = tk__list_printf(&third, " UNION ALL SELECT t.id%s FROM %s"
+                                 " WHERE t.assignee_id IS NULL"
+                                 " AND t.requester_id <> $1 AND %s",
+                                 key_col, from, where);
         }
         if (rc >= 0) {
             /* disjoint arms: nothing to merge */
-            rc = asprintf(&cte, ", m AS MATERIALIZED ("
-                          "SELECT t.id%s FROM %s"
-                          " WHERE t.requester_id = $1 AND %s UNION ALL "
-                          "SELECT t.id%s FROM %s"
-                          " WHERE t.assignee_id = $1 AND t.requester_id <> $1"
-                          " AND %s%s)",
-                          key_col, from, where, key_col, from, where,
-                          third ? third : "");
+            rc = tk__list_printf(&cte, ", m AS MATERIALIZED ("
+                                 "SELECT t.id%s FROM %s"
+                                 " WHERE t.requester_id = $1 AND %s UNION ALL "
+                                 "SELECT t.id%s FROM %s"
+                                 " WHERE t.assignee_id = $1"
+                                 " AND t.requester_id <> $1 AND %s%s)",
+                                 key_col, from, where, key_col, from, where,
+                                 third ? third : "");
         }
         goto collected;
 
     case TK__COLLECT:
-        rc = asprintf(&cte, ", m AS MATERIALIZED (SELECT t.id%s FROM %s"
-                      " WHERE %s)", key_col, from, where);
+        rc = tk__list_printf(&cte, ", m AS MATERIALIZED (SELECT t.id%s"
+                             " FROM %s WHERE %s)", key_col, from, where);
 
     collected:
 
         if (rc >= 0) {
-            rc = asprintf(&page, "ARRAY(SELECT m.id FROM m ORDER BY %s"
-                          " LIMIT $2 OFFSET $3)", order_m);
+            rc = tk__list_printf(&page, "ARRAY(SELECT m.id FROM m ORDER BY %s"
+                                 " LIMIT $2 OFFSET $3)", order_m);
         }
         if (rc >= 0) {
-            rc = asprintf(&count, "SELECT 1 FROM m LIMIT $4");
+            rc = tk__list_printf(&count, "SELECT 1 FROM m LIMIT $4");
         }
         break;
 
     default: /* TK__ADAPTIVE */
-        rc = asprintf(&cte, ", m AS MATERIALIZED (SELECT t.id%s FROM %s"
-                      " WHERE %s LIMIT $4)", key_col, from, where);
+        rc = tk__list_printf(&cte, ", m AS MATERIALIZED (SELECT t.id%s"
+                             " FROM %s WHERE %s LIMIT $4)", key_col, from,
+                             where);
         if (rc >= 0) {
-            rc = asprintf(&page, "CASE WHEN ((SELECT count(*) FROM m) < $4)"
-                          " IS NOT FALSE"
-                          " THEN ARRAY(SELECT m.id FROM m ORDER BY %s"
-                          " LIMIT $2 OFFSET $3)"
-                          " ELSE ARRAY(SELECT t.id FROM %s WHERE %s"
-                          " ORDER BY %s LIMIT $2 OFFSET $3) END",
-                          order_m, from, where, order);
+            rc = tk__list_printf(&page, "CASE WHEN"
+                                 " ((SELECT count(*) FROM m) < $4)"
+                                 " IS NOT FALSE"
+                                 " THEN ARRAY(SELECT m.id FROM m ORDER BY %s"
+                                 " LIMIT $2 OFFSET $3)"
+                                 " ELSE ARRAY(SELECT t.id FROM %s WHERE %s"
+                                 " ORDER BY %s LIMIT $2 OFFSET $3) END",
+                                 order_m, from, where, order);
         }
         if (rc >= 0) {
-            rc = asprintf(&count, "SELECT 1 FROM m");
+            rc = tk__list_printf(&count, "SELECT 1 FROM m");
         }
         break;
     }
