@@ -99,6 +99,9 @@
  *
  *   WALK     a large share of the table: the page walks the sort's index
  *            and stops at the LIMIT, the count takes its own path;
+ *   WIDE     WALK, for most of the table: sorted by priority (whose rank
+ *            is not on the ticket), each priority's tickets are walked by
+ *            id and merged in rank order, rather than all of them sorted;
  *   ARMS     involving(U) and a predicate most of U's tickets meet: the
  *            requester's and the assignee's tickets are two index walks
  *            (an arm each), merged, each stopping at the page's end; the
@@ -117,6 +120,7 @@
  */
 enum {
     TK__WALK = 0,
+    TK__WIDE,
     TK__ARMS,
     TK__COLLECT,
     TK__ARMS_COLLECT,
@@ -131,7 +135,7 @@ enum {
  */
 #define TK__LIST_TYPES(X)                                                    \
     X(AllMyGroups, "t.group_id = ANY (ARRAY(SELECT group_id"                 \
-                   " FROM group_members WHERE user_id = $1))", TK__WALK)     \
+                   " FROM group_members WHERE user_id = $1))", TK__WIDE)     \
     X(MyOpenOrUnassigned, TK__STATUS("'Open'"), TK__ARMS3_COLLECT)          \
     X(UnassignedTickets, "t.assignee_id IS NULL AND " TK__ACTIVE, TK__WALK) \
     X(MyOpenTickets, TK__STATUS("'Open'"), TK__ARMS_COLLECT)                 \
@@ -140,7 +144,7 @@ enum {
     X(MyPendingTickets, TK__STATUS("'Pending'"), TK__ARMS_COLLECT)           \
     X(MyTicketsDueToday, TK__TODAY " AND " TK__ACTIVE, TK__ARMS_COLLECT)     \
     X(MyEscalated, "t.is_escalated", TK__ARMS)                               \
-    X(AllEscalated, "t.is_escalated", TK__WALK)                              \
+    X(AllEscalated, "t.is_escalated", TK__WIDE)                              \
     X(MyCompletedTickets, TK__COMPLETED, TK__ARMS)                           \
     X(AllMyTickets, "true", TK__ARMS)                                        \
     X(MyOpenTasks, TK__HAS_TASK("NOT "), TK__TASKS)                          \
@@ -149,8 +153,8 @@ enum {
     X(OverdueTickets, TK__OVERDUE, TK__WALK)                                 \
     X(TicketsDueToday, TK__TODAY " AND " TK__ACTIVE, TK__WALK)               \
     X(PendingTickets, TK__STATUS("'Pending'"), TK__WALK)                     \
-    X(CompletedTickets, TK__COMPLETED, TK__WALK)                             \
-    X(AllTickets, "true", TK__WALK)
+    X(CompletedTickets, TK__COMPLETED, TK__WIDE)                             \
+    X(AllTickets, "true", TK__WIDE)
 
 #define TK__LIST_NAME(name, where, kind)    #name,
 #define TK__LIST_WHERE(name, where, kind)   where,
@@ -726,16 +730,16 @@ tk__list_order(char **out, const tk__list_sort_t *sort, int desc,
     const char  *a = alias ? alias : "t";
 
     if (sort->key == NULL) {
-        return asprintf(out, "%s.id%s", a, dir);
+        return tk__list_printf(out, "%s.id%s", a, dir);
     }
 
     if (alias == NULL) {
-        return asprintf(out, "%s%s%s, t.id%s", sort->key, dir,
-                        sort->nulls_last ? " NULLS LAST" : "", dir);
+        return tk__list_printf(out, "%s%s%s, t.id%s", sort->key, dir,
+                               sort->nulls_last ? " NULLS LAST" : "", dir);
     }
 
-    return asprintf(out, "%s.k%s%s, %s.id%s", a, dir,
-                    sort->nulls_last ? " NULLS LAST" : "", a, dir);
+    return tk__list_printf(out, "%s.k%s%s, %s.id%s", a, dir,
+                           sort->nulls_last ? " NULLS LAST" : "", a, dir);
 }
 
 
@@ -766,7 +770,7 @@ tk__list_stmt(size_t key)
     tk__stmt_t             *st;
     size_t                  k;
     char                   *where, *order, *order_m, *key_col, *sql;
-    char                   *name, *cte, *page, *count, *third;
+    char                   *name, *cte, *page, *count, *third, *order_x;
     int                     search, member, list, desc, kind, arms, rc;
     const char             *decl, *from, *involving;
 
@@ -797,7 +801,7 @@ tk__list_stmt(size_t key)
 
     if (search) {
         kind = TK__ADAPTIVE;
-    } else if (member && kind == TK__ARMS) {
+    } else if (member && (kind == TK__ARMS || kind == TK__WIDE)) {
         kind = TK__WALK;
     } else if (member && (kind == TK__ARMS_COLLECT
                           || kind == TK__ARMS3_COLLECT))
@@ -812,7 +816,7 @@ tk__list_stmt(size_t key)
            ? "tickets t LEFT JOIN priorities p ON p.id = t.priority_id"
            : "tickets t";
     where = order = order_m = key_col = sql = name = NULL;
-    cte = page = count = third = NULL;
+    cte = page = count = third = order_x = NULL;
 
     /* involving(U) is in the predicate unless the arms bring it */
     if (asprintf(&where, "NOT t.is_deleted AND (%s)%s%s%s%s%s",
@@ -846,6 +850,34 @@ tk__list_stmt(size_t key)
     }
 
     switch (kind) {
+
+    case TK__WIDE:
+        if (sort->key != NULL && strncmp(sort->key, "p.", 2) == 0) {
+            rc = tk__list_order(&order_x, sort, desc, "x");
+            if (rc >= 0) {
+                rc = tk__list_printf(&page, "ARRAY(SELECT x.id FROM ("
+                                     "SELECT p.rank AS k, w.id"
+                                     " FROM priorities p CROSS JOIN LATERAL"
+                                     " (SELECT t.id FROM tickets t"
+                                     " WHERE t.priority_id = p.id AND %s"
+                                     " ORDER BY t.id%s"
+                                     " LIMIT $2::bigint + $3::bigint) w"
+                                     " UNION ALL SELECT NULL::int, t.id"
+                                     " FROM (SELECT t.id FROM tickets t"
+                                     " WHERE t.priority_id IS NULL AND %s"
+                                     " ORDER BY t.id%s"
+                                     " LIMIT $2::bigint + $3::bigint) t) x"
+                                     " ORDER BY %s LIMIT $2 OFFSET $3)",
+                                     where, desc ? " DESC" : "", where,
+                                     desc ? " DESC" : "", order_x);
+            }
+            if (rc >= 0) {
+                rc = tk__list_printf(&count, "SELECT 1 FROM tickets t"
+                                     " WHERE %s LIMIT $4", where);
+            }
+            break;
+        }
+        /* fall through */
 
     case TK__WALK:
         rc = tk__list_printf(&page, "ARRAY(SELECT t.id FROM %s WHERE %s"
@@ -984,6 +1016,7 @@ failed:
     free(key_col);
     free(cte);
     free(third);
+    free(order_x);
     free(page);
     free(count);
     free(sql);
