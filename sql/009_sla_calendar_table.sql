@@ -90,72 +90,12 @@ CREATE TRIGGER sla_calendar_changed AFTER INSERT OR UPDATE
     FOR EACH STATEMENT EXECUTE FUNCTION sla_calendar_changed();
 
 -- The walk of 003, kept under its own name: what answers outside the span.
-CREATE FUNCTION sla_business_add_walk(calendar integer, start timestamptz,
-                                      minutes integer)
-    RETURNS timestamptz
-    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-AS $$
-DECLARE
-    zone       text;
-    first_day  date;
-    from_day   date;
-    span       integer := 7;
-    remaining  numeric;
-    avail      numeric;
-    s          timestamptz;
-    w          record;
-BEGIN
-    IF minutes < 0 THEN
-        RAISE EXCEPTION 'sla_business_add: minutes must not be negative: %',
-            minutes USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    IF minutes = 0 THEN
-        RETURN start;
-    END IF;
-
-    SELECT c.time_zone INTO zone FROM business_calendars c
-    WHERE c.id = calendar;
-
-    IF NOT FOUND OR NOT EXISTS (SELECT FROM business_hours h
-                                WHERE h.calendar_id = calendar)
-    THEN
-        RETURN NULL;
-    END IF;
-
-    remaining := minutes * 60;
-    first_day := (start AT TIME ZONE zone)::date;
-    from_day := first_day;
-
-    -- a week of intervals first, where most targets end, then more
-    WHILE from_day <= first_day + 3660 LOOP
-        FOR w IN SELECT i.starts, i.ends
-                 FROM sla_working_intervals(calendar, from_day,
-                          least(from_day + span - 1, first_day + 3660)) i
-                 ORDER BY i.starts
-        LOOP
-            s := greatest(w.starts, start);
-            CONTINUE WHEN w.ends <= s;
-
-            avail := extract(epoch FROM w.ends - s);
-            IF remaining <= avail THEN
-                RETURN s + remaining * interval '1 second';
-            END IF;
-
-            remaining := remaining - avail;
-        END LOOP;
-
-        from_day := from_day + span;
-        span := least(span * 4, 448);
-    END LOOP;
-
-    RETURN NULL;
-END
-$$;
+ALTER FUNCTION sla_business_add(integer, timestamptz, integer)
+    RENAME TO sla_business_add_walk;
 
 
 -- 003's contract, from the table when it covers the question.
-CREATE OR REPLACE FUNCTION sla_business_add(calendar integer,
+CREATE FUNCTION sla_business_add(calendar integer,
                                             start timestamptz,
                                             minutes integer)
     RETURNS timestamptz
@@ -201,24 +141,9 @@ BEGIN
 END
 $$;
 
--- The walk of 003's sla_business_minutes, kept under its own name.
-CREATE FUNCTION sla_business_minutes_walk(calendar integer, a timestamptz,
-                                          b timestamptz)
-    RETURNS integer
-    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-AS $$
-BEGIN
-    RETURN (
-        SELECT coalesce(floor(sum(extract(epoch FROM
-                   least(w.ends, b) - greatest(w.starts, a))) / 60),
-                        0)::integer
-        FROM business_calendars c
-        CROSS JOIN LATERAL sla_working_intervals(c.id,
-            (a AT TIME ZONE c.time_zone)::date,
-            (b AT TIME ZONE c.time_zone)::date) w
-        WHERE c.id = calendar AND b > a AND w.ends > a AND w.starts < b);
-END
-$$;
+-- The walk of sla_business_minutes (008), kept under its own name.
+ALTER FUNCTION sla_business_minutes(integer, timestamptz, timestamptz)
+    RENAME TO sla_business_minutes_walk;
 
 -- The working time before an instant, in the calendar's table: the
 -- interval that ends after it, else all of the span's work.
@@ -241,7 +166,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION sla_business_minutes(calendar integer,
+CREATE FUNCTION sla_business_minutes(calendar integer,
                                                 a timestamptz, b timestamptz)
     RETURNS integer
     LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE

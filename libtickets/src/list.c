@@ -772,7 +772,7 @@ tk__list_stmt(size_t key)
     char                   *where, *order, *order_m, *key_col, *sql;
     char                   *name, *cte, *page, *count, *third, *order_x;
     int                     search, member, list, desc, kind, arms, rc;
-    const char             *decl, *from, *involving;
+    const char             *decl, *from, *involving, *task;
 
     st = &tk__list_stmts[key];
 
@@ -819,12 +819,15 @@ tk__list_stmt(size_t key)
     cte = page = count = third = order_x = NULL;
 
     /* involving(U) is in the predicate unless the arms bring it */
+    if (!arms || kind == TK__ARMS || kind == TK__ARMS_COLLECT
+        || kind == TK__ARMS3_COLLECT)
+    {
+        involving = NULL;
+    }
+
     if (asprintf(&where, "NOT t.is_deleted AND (%s)%s%s%s%s%s",
                  tk__list_wheres[list],
-                 arms && (kind == TK__WALK || kind == TK__COLLECT
-                          || kind == TK__ADAPTIVE) ? " AND " : "",
-                 arms && (kind == TK__WALK || kind == TK__COLLECT
-                          || kind == TK__ADAPTIVE) ? involving : "",
+                 involving ? " AND " : "", involving ? involving : "",
                  member ? " AND t.requester_id = $1" : "",
                  search ? " AND " : "", search ? TK__SEARCH : "") < 0)
     {
@@ -911,17 +914,14 @@ tk__list_stmt(size_t key)
         break;
 
     case TK__TASKS:
+        task = list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ") : TK__TASK("");
         rc = tk__list_printf(&page, "ARRAY(SELECT k.ticket_id FROM tasks k"
                              " WHERE %s GROUP BY k.ticket_id"
                              " ORDER BY k.ticket_id%s LIMIT $2 OFFSET $3)",
-                             list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
-                                                         : TK__TASK(""),
-                             desc ? " DESC" : "");
+                             task, desc ? " DESC" : "");
         if (rc >= 0) {
             rc = tk__list_printf(&count, "SELECT 1 FROM tasks k WHERE %s"
-                                 " GROUP BY k.ticket_id LIMIT $4",
-                                 list == TK__LIST_OPEN_TASKS ? TK__TASK("NOT ")
-                                                             : TK__TASK(""));
+                                 " GROUP BY k.ticket_id LIMIT $4", task);
         }
         break;
 
