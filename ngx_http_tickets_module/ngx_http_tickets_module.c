@@ -42,6 +42,7 @@ typedef enum {
     NGX_HTTP_TICKETS_OP_CLOSE,
     NGX_HTTP_TICKETS_OP_RESOLVE,
     NGX_HTTP_TICKETS_OP_CONFIRM,
+    NGX_HTTP_TICKETS_OP_CONFIRM_POST,
     NGX_HTTP_TICKETS_OP_REOPEN,
     NGX_HTTP_TICKETS_OP_NOTE,
     NGX_HTTP_TICKETS_OP_CONVERSATIONS,
@@ -120,6 +121,7 @@ typedef struct {
     char                       *boundary;
     size_t                      boundary_len;
     unsigned                    multipart:1;
+    unsigned                    wants_json:1;
     ngx_http_tickets_seg_t     *segs;
     ngx_uint_t                  nsegs;
 
@@ -153,6 +155,10 @@ static int ngx_http_tickets_token(ngx_http_tickets_ctx_t *ctx,
 static void ngx_http_tickets_task_done(ngx_event_t *ev);
 static ngx_int_t ngx_http_tickets_respond(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx);
+static ngx_uint_t ngx_http_tickets_wants_json(ngx_http_request_t *r);
+static const char *ngx_http_tickets_confirm_token(ngx_http_tickets_ctx_t *ctx,
+    tk_form_t *form);
+static ngx_int_t ngx_http_tickets_confirm_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tickets_send_result(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx, ngx_uint_t status);
 static ngx_int_t ngx_http_tickets_problem(ngx_http_request_t *r,
@@ -349,9 +355,11 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
                        1, 1, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/resolve/{id}", NGX_HTTP_POST,
                        RESOLVE, 1, 1, NULL),
-    /* GET only: a HEAD from a link checker must not close the ticket */
-    NGX_HTTP_TICKETS_R("/api/TicketsApi/confirm/{guid}", NGX_HTTP_GET,
+    /* GET and HEAD only read: link scanners fetch them; POST closes */
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/confirm/{guid}", NGX_HTTP_TICKETS_GET,
                        CONFIRM, 0, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/confirm/{guid}", NGX_HTTP_POST,
+                       CONFIRM_POST, 0, 1, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/reopen/{id}", NGX_HTTP_POST, REOPEN,
                        1, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/note/{id}", NGX_HTTP_POST, NOTE,
@@ -861,9 +869,13 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     }
 
     if (ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM
-        && ngx_http_tickets_arg(r, "token", &ctx->token) != NGX_OK)
+        || ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM_POST)
     {
-        return NGX_ERROR;
+        if (ngx_http_tickets_arg(r, "token", &ctx->token) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->wants_json = ngx_http_tickets_wants_json(r);
     }
 
     task = ngx_thread_task_alloc(r->pool, 0);
@@ -991,7 +1003,8 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         break;
 
     case NGX_HTTP_TICKETS_OP_UPDATE:
-        rc = tk_ticket_update(conn, &p, ctx->id, form, ctx->if_match, res);
+        rc = tk_ticket_update(conn, &p, ctx->id, form, ctx->if_match,
+                              ctx->idempotency_key, res);
         break;
 
     case NGX_HTTP_TICKETS_OP_FORWARD:
@@ -1005,20 +1018,28 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         break;
 
     case NGX_HTTP_TICKETS_OP_CLOSE:
-        rc = tk_ticket_close(conn, &p, ctx->id, form, res);
+        rc = tk_ticket_close(conn, &p, ctx->id, form, ctx->idempotency_key,
+                             res);
         break;
 
     case NGX_HTTP_TICKETS_OP_RESOLVE:
-        rc = tk_ticket_resolve(conn, &p, ctx->id, form, res);
+        rc = tk_ticket_resolve(conn, &p, ctx->id, form, ctx->idempotency_key,
+                               res);
         break;
 
     case NGX_HTTP_TICKETS_OP_CONFIRM:
-        rc = tk_ticket_confirm(conn, ctx->guid_c, ctx->token ? ctx->token
-                                                             : "", res);
+        rc = tk_ticket_confirm_page(conn, ctx->guid_c,
+                                    ctx->token ? ctx->token : "", res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_CONFIRM_POST:
+        rc = tk_ticket_confirm(conn, ctx->guid_c,
+                               ngx_http_tickets_confirm_token(ctx, form),
+                               res);
         break;
 
     case NGX_HTTP_TICKETS_OP_REOPEN:
-        rc = tk_ticket_reopen(conn, &p, ctx->id, res);
+        rc = tk_ticket_reopen(conn, &p, ctx->id, ctx->idempotency_key, res);
         break;
 
     case NGX_HTTP_TICKETS_OP_NOTE:
@@ -1035,7 +1056,7 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         break;
 
     case NGX_HTTP_TICKETS_OP_DELETE:
-        rc = tk_ticket_delete(conn, &p, ctx->id, res);
+        rc = tk_ticket_delete(conn, &p, ctx->id, ctx->idempotency_key, res);
         break;
 
     case NGX_HTTP_TICKETS_OP_NEW:
@@ -1065,11 +1086,12 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         break;
 
     case NGX_HTTP_TICKETS_OP_TASK_COMPLETE:
-        rc = tk_task_complete(conn, &p, ctx->id, res);
+        rc = tk_task_complete(conn, &p, ctx->id, ctx->idempotency_key, res);
         break;
 
     case NGX_HTTP_TICKETS_OP_ESCALATE:
-        rc = tk_ticket_escalate(conn, &p, ctx->id, form, res);
+        rc = tk_ticket_escalate(conn, &p, ctx->id, form,
+                                ctx->idempotency_key, res);
         break;
 
     case NGX_HTTP_TICKETS_OP_LIST:
@@ -1326,6 +1348,13 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
 
     res = &ctx->res;
 
+    if ((ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM
+         || ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM_POST)
+        && ngx_http_tickets_confirm_headers(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (res->code >= TK_OK && res->etag[0]
         && ngx_http_tickets_add_header(r, "ETag", (u_char *) res->etag,
                                        ngx_strlen(res->etag))
@@ -1378,7 +1407,7 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
                                      NULL, 0);
 
     case TK_EINVAL:
-        if (res->content_type[0] && res->body != NULL) {
+        if (res->content_type[0] && res->body != NULL && !ctx->wants_json) {
             /* a page for a person, such as a used close link */
             return ngx_http_tickets_send_result(r, ctx,
                                                 NGX_HTTP_BAD_REQUEST);
@@ -1452,6 +1481,83 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
                                         "An unexpected error occurred.",
                                         NULL);
     }
+}
+
+
+/* A client that asks for JSON and not for a page gets problem+json. */
+static ngx_uint_t
+ngx_http_tickets_wants_json(ngx_http_request_t *r)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_tickets_header_in(r, "Accept", 6);
+    if (h == NULL) {
+        return 0;
+    }
+
+    v = h->value;
+
+    return ngx_strlcasestrn(v.data, v.data + v.len, (u_char *) "json", 3)
+           != NULL
+           && ngx_strlcasestrn(v.data, v.data + v.len, (u_char *) "text/html",
+                               8)
+              == NULL;
+}
+
+
+/*
+ * The token of the close link's POST: the form's, else the query's; two
+ * that differ are no token.
+ */
+static const char *
+ngx_http_tickets_confirm_token(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
+{
+    const char  *body;
+
+    body = tk_form_get(form, "token");
+
+    if (body == NULL) {
+        return ctx->token ? ctx->token : "";
+    }
+
+    if (ctx->token != NULL && ngx_strcmp(ctx->token, body) != 0) {
+        return "";
+    }
+
+    return body;
+}
+
+
+/* The close link's pages: nothing else loads, frames, caches or refers. */
+static ngx_int_t
+ngx_http_tickets_confirm_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t  i;
+
+    static struct {
+        char       *name;
+        char       *value;
+    }  headers[] = {
+        { "Content-Security-Policy", "default-src 'none'; form-action 'self';"
+          " frame-ancestors 'none'; base-uri 'none'" },
+        { "X-Frame-Options", "DENY" },
+        { "Cache-Control", "no-store" },
+        { "Referrer-Policy", "no-referrer" },
+        { "X-Content-Type-Options", "nosniff" }
+    };
+
+    for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        if (ngx_http_tickets_add_header(r, headers[i].name,
+                                        (u_char *) headers[i].value,
+                                        ngx_strlen(headers[i].value))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -2,8 +2,9 @@
 
 # Close, resolve, the close link and reopen (seed 7, SPEC 3.7-3.9): each
 # success with the rows it writes, each refusal with nothing written, the
-# already-done answers, the outbox rows, and the close link clicked with no
-# JWT.
+# already-done answers, the outbox rows, and the close link with no JWT: its
+# GET (what a mail gateway's link scanner fetches) only shows a page, its
+# POST closes.
 
 use strict;
 use warnings;
@@ -53,6 +54,29 @@ sub state_of {
                attachments))
         . ", (SELECT c::text FROM closures c WHERE ticket_id = $id),"
         . " (SELECT r::text FROM resolutions r WHERE ticket_id = $id))");
+}
+
+# The close link's POST, as the page's form sends it (the token in the body
+# and, the form's action being the page's own URL, in the query too).
+sub confirm {
+    my ($path, %o) = @_;
+    my ($token) = $path =~ /token=([^&]*)/;
+    return $t->form_post($path, [token => $o{token} // $token // ''],
+        %o{grep { $_ ne 'token' } keys %o});
+}
+
+# What a GET of the link must leave: the ticket and the links' use.
+sub link_state {
+    my ($id) = @_;
+    return state_of($id) . '|' . $t->psql("SELECT string_agg(coalesce("
+        . "used_on::text, '-'), ',' ORDER BY id) FROM close_links"
+        . " WHERE ticket_id = $id");
+}
+
+sub link_unchanged {
+    my ($id, $before, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    is link_state($id), $before, "$name: nothing changed";
 }
 
 sub unchanged {
@@ -347,52 +371,81 @@ my ($resolved, $link);
 
     # forged: one character of the token changed
     (my $forged = $token) =~ s/^(.{20})(.)/$1 . ($2 eq 'A' ? 'B' : 'A')/e;
-    my $before = state_of($id);
+    my $before = link_state($id);
     my $r = $t->http(GET => "/api/TicketsApi/confirm/$guid?token=$forged");
     is $r->{status}, 400, 'a forged token: 400';
     like $r->{headers}{'content-type'}, qr{^text/html}, 'an HTML page';
     like $r->{content}, qr/not valid/, 'saying the link is not valid';
+    $r = $t->http(GET => "/api/TicketsApi/confirm/$guid?token=$forged",
+        headers => { Accept => 'application/json' });
+    $t->problem_ok($r, 400, 'a forged token, JSON asked for: problem+json');
+    $r = confirm("/api/TicketsApi/confirm/$guid?token=$forged",
+        headers => { Accept => 'application/problem+json' });
+    $t->problem_ok($r, 400, 'a forged token POSTed, JSON asked for');
     $r = $t->http(GET => "/api/TicketsApi/confirm/$guid");
     is $r->{status}, 400, 'no token: 400';
     my $other = $t->psql('SELECT gen_random_uuid()');
     is $t->http(GET => "/api/TicketsApi/confirm/$other?token=$token")
         ->{status}, 400, 'the token on another guid: 400';
-    # a link checker's HEAD must not spend the link
-    is $t->http(HEAD => $path)->{status}, 405, 'HEAD on the link: 405';
-    unchanged($id, $before, 'refused links');
+    is confirm("/api/TicketsApi/confirm/$other?token=$token")->{status}, 400,
+        'POSTed on another guid: 400';
+    is confirm("/api/TicketsApi/confirm/$guid?token=$token",
+        token => $forged)->{status}, 400,
+        'a body token other than the query one: 400';
+    is $t->http(PUT => $path)->{headers}{allow}, 'GET, HEAD, POST',
+        'PUT: 405 with Allow';
+    link_unchanged($id, $before, 'refused links');
 
-    # clicked: closed as acknowledged by the requester, no JWT, no email
+    # GET: what a link scanner fetches; it changes nothing
+    for my $i (1, 2) {
+        $r = $t->http(GET => $path);
+        is $r->{status}, 200, "GET the link ($i): 200" or diag $r->{content};
+    }
+    like $r->{headers}{'content-type'}, qr{^text/html; charset=utf-8$}i,
+        'an HTML page';
+    my $csp = $r->{headers}{'content-security-policy'} // '';
+    like $csp, qr/default-src 'none'/, 'CSP: nothing loads';
+    like $csp, qr/frame-ancestors 'none'/, 'CSP: no framing';
+    like $csp, qr/form-action 'self'/, 'CSP: the form posts here only';
+    is $r->{headers}{'x-frame-options'}, 'DENY', 'X-Frame-Options: DENY';
+    is $r->{headers}{'cache-control'}, 'no-store', 'Cache-Control: no-store';
+    is $r->{headers}{'referrer-policy'}, 'no-referrer', 'no referrer: the '
+        . 'token stays here';
+    like $r->{content}, qr{<form method="post" action="">}, 'a form posting '
+        . 'to the same URL';
+    like $r->{content}, qr{<input type="hidden" name="token" value="$token">},
+        'with the token';
+    unlike $r->{content}, qr/<script/i, 'no script';
+    $r = $t->http(HEAD => $path);
+    is $r->{status}, 200, 'HEAD as GET: 200';
+    is $r->{content} // '', '', 'without a body';
+    link_unchanged($id, $before, 'GET and HEAD of the link');
+
+    # a link scanner that "clicks" the GET with a made-up query
+    $r = $t->http(GET => "$path&x=%3Cscript%3Ealert(1)%3C/script%3E");
+    unlike $r->{content}, qr/<script/i, 'the query is not reflected';
+
+    # POST: closed as acknowledged by the requester, no JWT, no email
     my $emails = $t->psql("SELECT count(*) FROM outbox WHERE ticket_id = $id");
-    $r = $t->http(GET => $path);
-    is $r->{status}, 200, 'the close link: 200' or diag $r->{content};
+    $r = confirm($path);
+    is $r->{status}, 200, 'the close link POSTed: 200' or diag $r->{content};
     like $r->{headers}{'content-type'}, qr{^text/html; charset=utf-8}i,
         'an HTML page';
+    is $r->{headers}{'x-frame-options'}, 'DENY', 'with the same headers';
     my $body = $r->{content};
     utf8::decode($body);
     like $body, qr/Thank you — ticket #$id is closed\./, 'thanking';
-    is_deeply [$t->psql('SELECT concat_ws(\'|\', t.status_id,'
-        . ' t.closed_on IS NOT NULL, c.acknowledged, c.closed_by_id)'
-        . ' FROM tickets t JOIN closures c ON c.ticket_id = t.id'
-        . " WHERE t.id = $id")], ["6|t|t|$U{member1}"],
-        'closed, acknowledged, by the requester';
-    is $t->psql("SELECT type || '|' || created_by_id FROM conversations"
-        . " WHERE ticket_id = $id ORDER BY id DESC LIMIT 1"),
-        "Closure|$U{member1}", 'a Closure conversation';
-    is $t->psql("SELECT count(*) FROM outbox WHERE ticket_id = $id"), $emails,
-        'no email: the requester clicked';
-    is_deeply [@{history_of($id)}[-2, -1]],
-        ['status|Resolved|Closed|member1', 'closedOn||ISO|member1'],
-        'history: the status and closedOn, by the requester';
-    is history_new($id, 'closedOn'),
-        $t->psql("SELECT iso_utc(closed_on) FROM tickets WHERE id = $id"),
-        'the closedOn of the history is the ticket\'s';
-
     # used
-    $before = state_of($id);
+    $before = link_state($id);
     $r = $t->http(GET => $path);
-    is $r->{status}, 400, 'the same link again: 400';
+    is $r->{status}, 400, 'the used link: 400';
     like $r->{headers}{'content-type'}, qr{^text/html}, 'an HTML page';
-    unchanged($id, $before, 'a used link');
+    $r = confirm($path);
+    is $r->{status}, 400, 'the used link POSTed again: 400';
+    like $r->{headers}{'content-type'}, qr{^text/html}, 'an HTML page';
+    $t->problem_ok(confirm($path, headers => { Accept => 'application/json' }),
+        400, 'the used link, JSON asked for: problem+json');
+    link_unchanged($id, $before, 'a used link');
 }
 
 {
@@ -404,9 +457,10 @@ my ($resolved, $link);
         . " WHERE ticket_id = $id") =~ m{(/api/.*)};
     $t->psql("UPDATE close_links SET expires_on = now() - interval '1s'"
         . " WHERE ticket_id = $id");
-    my $before = state_of($id);
+    my $before = link_state($id);
     is $t->http(GET => $path)->{status}, 400, 'an expired link: 400';
-    unchanged($id, $before, 'an expired link');
+    is confirm($path)->{status}, 400, 'an expired link POSTed: 400';
+    link_unchanged($id, $before, 'an expired link');
 
     # closed by staff meanwhile: a friendly page, the link used up
     $t->psql("UPDATE close_links SET expires_on = now() + interval '1 hour'"
@@ -414,13 +468,19 @@ my ($resolved, $link);
     is post(close => $id, [TicketId => $id, CloseBy => $U{tech1}], $admin)
         ->{status}, 204, 'closed by staff';
     my $r = $t->http(GET => $path);
-    is $r->{status}, 200, 'the link of a closed ticket: 200';
+    is $r->{status}, 200, 'GET the link of a closed ticket: 200';
+    like $r->{content}, qr/#$id is closed already/, 'saying so';
+    unlike $r->{content}, qr/<form/, 'with no form';
+    is $t->psql("SELECT used_on IS NULL FROM close_links"
+        . " WHERE ticket_id = $id"), 't', 'the GET does not use the link';
+    $r = confirm($path);
+    is $r->{status}, 200, 'POST the link of a closed ticket: 200';
     like $r->{content}, qr/#$id is closed already/, 'saying so';
     is $t->psql("SELECT used_on IS NOT NULL FROM close_links"
         . " WHERE ticket_id = $id"), 't', 'the link is used';
     is $t->psql("SELECT acknowledged FROM closures WHERE ticket_id = $id"),
         'f', 'the closure stays as staff made it';
-    is $t->http(GET => $path)->{status}, 400, 'and used once only';
+    is confirm($path)->{status}, 400, 'and used once only';
 }
 
 

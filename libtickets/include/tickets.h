@@ -268,9 +268,17 @@ int tk_ticket_list(tk_conn_t *conn, const tk_principal_t *p,
 void tk_conn_set_list_count_limit(tk_conn_t *conn, int64_t limit,
     int64_t search_limit);
 
+/*
+ * Every write takes an idempotency_key (the Idempotency-Key header, or
+ * NULL): a retry with the same key and the same request by the same
+ * principal within 24 hours gets the first answer again and changes
+ * nothing; the key with another request is TK_EINVAL.
+ */
+
 /* TK_NO_CONTENT; if_match: the If-Match header or NULL (TK_EPRECOND) */
 int tk_ticket_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, const char *if_match, tk_result_t *res);
+    const tk_form_t *form, const char *if_match, const char *idempotency_key,
+    tk_result_t *res);
 /* TK_OK with the conversation */
 int tk_ticket_forward(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
@@ -278,17 +286,23 @@ int tk_ticket_reply(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
 /* TK_NO_CONTENT; TK_OK when it was closed already */
 int tk_ticket_close(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, tk_result_t *res);
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
 /* TK_NO_CONTENT; TK_OK when resolved already with the same text */
 int tk_ticket_resolve(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, tk_result_t *res);
-/* the close link, no principal: TK_OK with a small HTML page in body and
- * content_type; TK_EINVAL (also HTML) for a bad, expired or used token */
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/*
+ * The close link, no principal.  _page (GET) changes nothing: TK_OK with
+ * a small HTML page whose form POSTs the token back; tk_ticket_confirm
+ * (that POST) closes the ticket as acknowledged: TK_OK with a page.
+ * Both: TK_EINVAL (also HTML) for a bad, expired or used token.
+ */
+int tk_ticket_confirm_page(tk_conn_t *conn, const char *guid,
+    const char *token, tk_result_t *res);
 int tk_ticket_confirm(tk_conn_t *conn, const char *guid, const char *token,
     tk_result_t *res);
 /* TK_NO_CONTENT; TK_OK when already active; TK_ECONFLICT when locked */
 int tk_ticket_reopen(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
-    tk_result_t *res);
+    const char *idempotency_key, tk_result_t *res);
 /* TK_CREATED with the conversation */
 int tk_ticket_note(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
@@ -298,7 +312,7 @@ int tk_ticket_history(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     tk_result_t *res);
 /* TK_OK with the ticket as deleted */
 int tk_ticket_delete(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
-    tk_result_t *res);
+    const char *idempotency_key, tk_result_t *res);
 /* the integration API: TK_CREATED with the ticket, res->id set */
 int tk_ticket_new(tk_conn_t *conn, const tk_principal_t *p,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
@@ -319,10 +333,10 @@ int tk_task_create(tk_conn_t *conn, const tk_principal_t *p,
     tk_result_t *res);
 /* TK_NO_CONTENT */
 int tk_task_complete(tk_conn_t *conn, const tk_principal_t *p,
-    int64_t task_id, tk_result_t *res);
+    int64_t task_id, const char *idempotency_key, tk_result_t *res);
 /* TK_NO_CONTENT */
 int tk_ticket_escalate(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, tk_result_t *res);
+    const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
 
 
 /*

@@ -127,7 +127,8 @@ tk__hash_field(EVP_MD_CTX *ctx, const tk_form_t *form, const char *name)
  * What makes two requests the same: the scope, the named fields sorted by
  * lower-cased name with all their values, then the uploads in order by
  * name and SHA-256.  Each piece is length-prefixed so that no two
- * requests run together into one input.
+ * requests run together into one input.  form may be NULL (a write with
+ * no body: the scope alone).
  */
 int
 tk__idem_hash(const char *scope, const tk_form_t *form,
@@ -161,7 +162,7 @@ tk__idem_hash(const char *scope, const tk_form_t *form,
         ok = tk__hash_field(ctx, form, order[i]);
     }
 
-    for (i = 0; ok && i < tk_form_nfiles(form); i++) {
+    for (i = 0; ok && form != NULL && i < tk_form_nfiles(form); i++) {
         f = tk_form_file(form, i);
         if (tk__is_upload(f)) {
             ok = tk__sha256_hex(f->data, f->size, sha) == TK_OK

@@ -1,5 +1,5 @@
 /*
- * Internal: Idempotency-Key for every POST that creates something.
+ * Internal: Idempotency-Key for every write (every POST and DELETE).
  *
  * A key belongs to a principal and lives 24 hours.  A retry with the same
  * key and the same request gets the first answer again and creates

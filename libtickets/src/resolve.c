@@ -207,6 +207,20 @@ static const tk__stmt_t  tk__link_find_stmt = {
     1
 };
 
+/*
+ * What the page of a link shows, reading only: its ticket and status
+ * type, and whether the link can still be used.
+ */
+static const tk__stmt_t  tk__link_peek_stmt = {
+    "tk_resolve_link_peek",
+    "SELECT t.id, t.guid::text, st.status_type,"
+    " l.used_on IS NULL AND l.expires_on > now()"
+    " FROM close_links l JOIN tickets t ON t.id = l.ticket_id"
+    " JOIN statuses st ON st.id = t.status_id"
+    " WHERE l.token_sha256 = $1::text AND NOT t.is_deleted",
+    1
+};
+
 /* Takes the link, once: no row when it is used or expired. */
 static const tk__stmt_t  tk__link_use_stmt = {
     "tk_resolve_link_use",
@@ -410,7 +424,7 @@ tk__answer_message(tk_result_t *res, const char *json)
 
 
 /* A small HTML page for the person who clicked a close link; the text
- * holds nothing from the request. */
+ * holds nothing from the request but a token that was verified. */
 static int
 tk__page(tk_result_t *res, int code, const char *title, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
@@ -420,7 +434,7 @@ tk__page(tk_result_t *res, int code, const char *title, const char *fmt,
     ...)
 {
     va_list  ap;
-    char     text[256];
+    char     text[1024];
     int      len;
 
     va_start(ap, fmt);
@@ -445,7 +459,7 @@ tk__page(tk_result_t *res, int code, const char *title, const char *fmt,
              "text/html; charset=utf-8");
     res->code = code;
     if (code != TK_OK) {
-        snprintf(res->message, sizeof(res->message), "close link: %s", text);
+        snprintf(res->message, sizeof(res->message), "close link: %.480s", text);
     }
     return code;
 }
@@ -774,15 +788,26 @@ tk__close_parse(const tk_form_t *form, int64_t id, tk__req_t *req)
 
 int
 tk_ticket_close(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, tk_result_t *res)
+    const tk_form_t *form, const char *key, tk_result_t *res)
 {
+    static const char *const  names[] = {
+        "TicketId", "CloseBy", "Acknowledged", "Comments", "ClosureComments",
+        "Status", "ClosingDate", NULL
+    };
+
     tk__ticket_row_t  t;
     tk__context_t     ctx;
     tk__req_t         req;
     char              status[256], subject[sizeof(t.title) + 64];
+    char              sha[65], scope[32];
 
     if (!(p->perms & TK_PERM_CLOSE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Close is required");
+    }
+
+    snprintf(scope, sizeof(scope), "close:%lld", (long long) id);
+    if (tk__write_replay(c, p, key, scope, form, names, sha, res) != 0) {
+        return res->code;
     }
 
     memset(&req, 0, sizeof(req));
@@ -801,7 +826,7 @@ tk_ticket_close(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         return res->code;
     }
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         return res->code;
     }
 
@@ -835,7 +860,7 @@ tk_ticket_close(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     }
 
     res->code = TK_NO_CONTENT;
-    return tk__write_commit(c, p, NULL, res);
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
@@ -878,7 +903,7 @@ tk__notify_tpi(tk_conn_t *c, const tk__ticket_row_t *t, const char *status,
 static int
 tk__resolve_store(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, tk__req_t *req, const tk__context_t *ctx,
-    tk_result_t *res)
+    const char *key, const char *key_sha, tk_result_t *res)
 {
     tk__ticket_row_t  t;
     const char       *v[7];
@@ -903,7 +928,7 @@ tk__resolve_store(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     }
     snprintf(hours, sizeof(hours), "%ld", ttl);
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, key_sha, res) != 0) {
         return res->code;
     }
 
@@ -978,7 +1003,7 @@ tk__resolve_store(tk_conn_t *c, const tk_principal_t *p, int64_t id,
 
     free(link);
     res->code = TK_NO_CONTENT;
-    return tk__write_commit(c, p, NULL, res);
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
@@ -989,14 +1014,24 @@ failed:
 
 int
 tk_ticket_resolve(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, tk_result_t *res)
+    const tk_form_t *form, const char *key, tk_result_t *res)
 {
+    static const char *const  names[] = {
+        "TicketId", "ResolvedBy", "Resolution", NULL
+    };
+
     tk__context_t  ctx;
     tk__req_t      req;
+    char           sha[65], scope[32];
     int            rc;
 
     if (!(p->perms & TK_PERM_RESOLVE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Resolve is required");
+    }
+
+    snprintf(scope, sizeof(scope), "resolve:%lld", (long long) id);
+    if (tk__write_replay(c, p, key, scope, form, names, sha, res) != 0) {
+        return res->code;
     }
 
     memset(&req, 0, sizeof(req));
@@ -1015,7 +1050,7 @@ tk_ticket_resolve(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         rc = tk__req_member(p, "ResolvedBy", &req, res);
     }
     if (rc == TK_OK) {
-        rc = tk__resolve_store(c, p, id, form, &req, &ctx, res);
+        rc = tk__resolve_store(c, p, id, form, &req, &ctx, key, sha, res);
     }
 
     PQclear(ctx.r);
@@ -1023,18 +1058,16 @@ tk_ticket_resolve(tk_conn_t *c, const tk_principal_t *p, int64_t id,
 }
 
 
-int
-tk_ticket_confirm(tk_conn_t *c, const char *guid, const char *token,
-    tk_result_t *res)
+/*
+ * The checks of a close link that need no row: the guid in canonical
+ * form, the token's MAC for it, and the SHA-256 the database keys it by.
+ */
+static int
+tk__link_check(tk_conn_t *c, const char *guid, const char *token,
+    char canon[37], char sha[65], tk_result_t *res)
 {
-    tk__ticket_row_t  t;
-    tk__context_t     ctx;
-    tk__req_t         req;
-    const char       *v[1];
-    PGresult         *r;
-    int64_t           tid;
-    int               ok;
-    char              canon[37], sha[65], status[256];
+    tk__context_t  ctx;
+    int            ok;
 
     if (guid == NULL || tk__guid_canon(guid, canon) != TK_OK) {
         return tk__bad_link(res, "not a guid");
@@ -1052,6 +1085,87 @@ tk_ticket_confirm(tk_conn_t *c, const char *guid, const char *token,
 
     if (tk__sha256_hex(token, strlen(token), sha) != TK_OK) {
         return tk__fail(res, TK_EINTERNAL, "sha256 failed");
+    }
+
+    return TK_OK;
+}
+
+
+/*
+ * GET of the link: mail gateways fetch every link of a message, so this
+ * only reads.  The page's form posts the token back to the same URL; the
+ * token went through tk__link_verify(), so it is base64url and needs no
+ * escaping in the attribute.
+ */
+int
+tk_ticket_confirm_page(tk_conn_t *c, const char *guid, const char *token,
+    tk_result_t *res)
+{
+    const char  *v[1];
+    PGresult    *r;
+    int          usable;
+    char         canon[37], sha[65], id[24], type[16];
+
+    if (tk__link_check(c, guid, token, canon, sha, res) != TK_OK) {
+        return res->code;
+    }
+    v[0] = sha;
+
+    r = tk__exec(c, &tk__link_peek_stmt, v, res);
+    if (r == NULL) {
+        return res->code;
+    }
+
+    if (PQntuples(r) != 1 || strcasecmp(tk__val(r, 0, 1), canon) != 0) {
+        PQclear(r);
+        return tk__bad_link(res, "unknown token");
+    }
+
+    snprintf(id, sizeof(id), "%s", tk__val(r, 0, 0));
+    snprintf(type, sizeof(type), "%s", tk__val(r, 0, 2));
+    usable = tk__val(r, 0, 3)[0] == 't';
+    PQclear(r);
+
+    if (!usable) {
+        return tk__bad_link(res, "used or expired");
+    }
+
+    if (strcmp(type, "Closed") == 0) {
+        return tk__page(res, TK_OK, "Ticket closed", "Ticket #%s is "
+                        "closed already. Thank you.", id);
+    }
+
+    if (strcmp(type, "Resolved") != 0) {
+        return tk__page(res, TK_EINVAL, "Ticket not resolved", "Ticket #%s "
+                        "was reopened: this link no longer closes it.", id);
+    }
+
+    return tk__page(res, TK_OK, "Close your ticket", "Ticket #%s was "
+                    "resolved. If the problem is solved, confirm it and the "
+                    "ticket will be closed.</p>\n"
+                    "<form method=\"post\" action=\"\">"
+                    "<input type=\"hidden\" name=\"token\" value=\"%s\">"
+                    "<button type=\"submit\">Close ticket #%s</button>"
+                    "</form><p>If it is not solved, just reply to the "
+                    "resolution email.", id, token, id);
+}
+
+
+/* POST of the link: closes the ticket as acknowledged by the requester. */
+int
+tk_ticket_confirm(tk_conn_t *c, const char *guid, const char *token,
+    tk_result_t *res)
+{
+    tk__ticket_row_t  t;
+    tk__req_t         req;
+    const char       *v[1];
+    PGresult         *r;
+    int64_t           tid;
+    int               ok;
+    char              canon[37], sha[65], status[256];
+
+    if (tk__link_check(c, guid, token, canon, sha, res) != TK_OK) {
+        return res->code;
     }
     v[0] = sha;
 
@@ -1139,16 +1253,19 @@ failed:
 
 int
 tk_ticket_reopen(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    tk_result_t *res)
+    const char *key, tk_result_t *res)
 {
     tk__ticket_row_t  t;
-    char              status[256];
+    char              status[256], sha[65], scope[32];
 
     if (!(p->perms & TK_PERM_UPDATE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Update is required");
     }
 
-    if (tk__begin(c, res) != TK_OK) {
+    snprintf(scope, sizeof(scope), "reopen:%lld", (long long) id);
+    if (tk__write_replay(c, p, key, scope, NULL, NULL, sha, res) != 0
+        || tk__write_begin(c, p, key, sha, res) != 0)
+    {
         return res->code;
     }
 
@@ -1176,7 +1293,7 @@ tk_ticket_reopen(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     }
 
     res->code = TK_NO_CONTENT;
-    return tk__write_commit(c, p, NULL, res);
+    return tk__write_commit(c, p, key, res);
 
 failed:
 

@@ -258,13 +258,13 @@ tk_task_create(tk_conn_t *c, const tk_principal_t *p, int64_t ticket_id,
 
 int
 tk_task_complete(tk_conn_t *c, const tk_principal_t *p, int64_t task_id,
-    tk_result_t *res)
+    const char *key, tk_result_t *res)
 {
     tk__ticket_row_t   t;
     const char        *v[3];
     PGresult          *r;
     int64_t            ticket_id;
-    char               ids[24], title[1024];
+    char               ids[24], title[1024], sha[65], scope[40];
     int                allowed, done, changed;
 
     if (task_id <= 0) {
@@ -274,6 +274,11 @@ tk_task_complete(tk_conn_t *c, const tk_principal_t *p, int64_t task_id,
 
     snprintf(ids, sizeof(ids), "%lld", (long long) task_id);
     v[0] = ids;
+
+    snprintf(scope, sizeof(scope), "task-complete:%s", ids);
+    if (tk__write_replay(c, p, key, scope, NULL, NULL, sha, res) != 0) {
+        return res->code;
+    }
 
     r = tk__exec(c, &tk__task_ticket_stmt, v, res);
     if (r == NULL) {
@@ -286,7 +291,7 @@ tk_task_complete(tk_conn_t *c, const tk_principal_t *p, int64_t task_id,
         return tk__fail(res, TK_ENOTFOUND, "no task %s", ids);
     }
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         return res->code;
     }
 
@@ -338,7 +343,7 @@ tk_task_complete(tk_conn_t *c, const tk_principal_t *p, int64_t task_id,
     }
 
     res->code = TK_NO_CONTENT;
-    return tk__write_commit(c, p, NULL, res);
+    return tk__write_commit(c, p, key, res);
 
 failed:
 

@@ -791,18 +791,33 @@ tk__upd_assign(tk_conn_t *c, const tk_principal_t *p, const tk__upd_t *u,
 
 int
 tk_ticket_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, const char *if_match, tk_result_t *res)
+    const tk_form_t *form, const char *if_match, const char *key,
+    tk_result_t *res)
 {
     tk__ticket_row_t   t;
     tk__upd_t          u;
     const char        *v[TK__U_NFIELDS + 2];
+    const char        *names[TK__U_NFIELDS + 2];
     const char        *col;
     PGresult          *r = NULL;
-    char               etag[48];
-    int                rc;
+    char               etag[48], sha[65], scope[128];
+    int                rc, i;
 
     if (!(p->perms & TK_PERM_UPDATE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Update is required");
+    }
+
+    /* the If-Match a request carries is part of what it is */
+    for (i = 0; i < TK__U_NFIELDS; i++) {
+        names[i] = tk__upd_fields[i].name;
+    }
+    names[TK__U_NFIELDS] = "Id";
+    names[TK__U_NFIELDS + 1] = NULL;
+
+    snprintf(scope, sizeof(scope), "update:%lld:%.48s", (long long) id,
+             if_match ? if_match : "");
+    if (tk__write_replay(c, p, key, scope, form, names, sha, res) != 0) {
+        return res->code;
     }
 
     memset(&u, 0, sizeof(u));
@@ -817,7 +832,7 @@ tk_ticket_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         goto done;
     }
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         rc = res->code;
         goto done;
     }
@@ -903,7 +918,7 @@ tk_ticket_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     PQclear(r);
     snprintf(res->etag, sizeof(res->etag), "\"%s-%d\"", t.id, t.version + 1);
     res->code = TK_NO_CONTENT;
-    rc = tk__write_commit(c, p, NULL, res);
+    rc = tk__write_commit(c, p, key, res);
     goto done;
 
 failed:
@@ -963,17 +978,21 @@ tk__mark_deleted(tk_result_t *res, PGresult *r)
 
 int
 tk_ticket_delete(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    tk_result_t *res)
+    const char *key, tk_result_t *res)
 {
     tk__ticket_row_t   t;
     const char        *v[2];
     PGresult          *r = NULL;
+    char               sha[65], scope[32];
 
     if (!(p->perms & TK_PERM_DELETE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Delete is required");
     }
 
-    if (tk__begin(c, res) != TK_OK) {
+    snprintf(scope, sizeof(scope), "delete:%lld", (long long) id);
+    if (tk__write_replay(c, p, key, scope, NULL, NULL, sha, res) != 0
+        || tk__write_begin(c, p, key, sha, res) != 0)
+    {
         return res->code;
     }
 
@@ -1008,7 +1027,7 @@ tk_ticket_delete(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     PQclear(r);
 
     res->code = TK_OK;
-    return tk__write_commit(c, p, NULL, res);
+    return tk__write_commit(c, p, key, res);
 
 failed:
 
@@ -1101,18 +1120,27 @@ tk__esc_id(const tk_form_t *form, const char *name, char out[24],
 
 int
 tk_ticket_escalate(tk_conn_t *c, const tk_principal_t *p, int64_t id,
-    const tk_form_t *form, tk_result_t *res)
+    const tk_form_t *form, const char *key, tk_result_t *res)
 {
+    static const char *const  names[] = {
+        "Reason", "GroupId", "TierLevelId", NULL
+    };
+
     tk__ticket_row_t   t;
     const char        *v[5];
     const char        *reason, *col;
     PGresult          *r = NULL;
     cJSON             *errors = NULL;
-    char               group[24], tier[24];
+    char               group[24], tier[24], sha[65], scope[32];
     int                rc;
 
     if (!(p->perms & TK_PERM_UPDATE)) {
         return tk__fail(res, TK_EFORBIDDEN, "Tickets.Update is required");
+    }
+
+    snprintf(scope, sizeof(scope), "escalate:%lld", (long long) id);
+    if (tk__write_replay(c, p, key, scope, form, names, sha, res) != 0) {
+        return res->code;
     }
 
     reason = tk_form_get(form, "Reason");
@@ -1138,7 +1166,7 @@ tk_ticket_escalate(tk_conn_t *c, const tk_principal_t *p, int64_t id,
         return tk__errors_answer(&errors, res);
     }
 
-    if (tk__begin(c, res) != TK_OK) {
+    if (tk__write_begin(c, p, key, sha, res) != 0) {
         return res->code;
     }
 
@@ -1189,7 +1217,7 @@ tk_ticket_escalate(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     PQclear(r);
     snprintf(res->etag, sizeof(res->etag), "\"%s-%d\"", t.id, t.version + 1);
     res->code = TK_NO_CONTENT;
-    return tk__write_commit(c, p, NULL, res);
+    return tk__write_commit(c, p, key, res);
 
 failed:
 

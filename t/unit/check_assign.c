@@ -101,7 +101,7 @@ update(const char *id, tk_form_t *f)
     int             rc;
 
     rc = CALL(tk_ticket_update(conn, &p, strtoll(id, NULL, 10), f, NULL,
-                               &res));
+                               NULL, &res));
     tk_form_free(f);
     return rc;
 }

@@ -161,7 +161,7 @@ task_list(tk_principal_t p, int64_t ticket)
 static int
 task_complete(tk_principal_t p, int64_t task)
 {
-    return CALL(tk_task_complete(conn, &p, task, &res));
+    return CALL(tk_task_complete(conn, &p, task, NULL, &res));
 }
 
 

@@ -116,7 +116,7 @@ do_close(tk_principal_t p, int64_t id, tk_form_t *f)
 {
     int  rc;
 
-    rc = CALL(tk_ticket_close(conn, &p, id, f, &res));
+    rc = CALL(tk_ticket_close(conn, &p, id, f, NULL, &res));
     tk_form_free(f);
     return rc;
 }
@@ -127,7 +127,7 @@ do_resolve(tk_principal_t p, int64_t id, tk_form_t *f)
 {
     int  rc;
 
-    rc = CALL(tk_ticket_resolve(conn, &p, id, f, &res));
+    rc = CALL(tk_ticket_resolve(conn, &p, id, f, NULL, &res));
     tk_form_free(f);
     return rc;
 }
@@ -136,7 +136,7 @@ do_resolve(tk_principal_t p, int64_t id, tk_form_t *f)
 static int
 do_reopen(tk_principal_t p, int64_t id)
 {
-    return CALL(tk_ticket_reopen(conn, &p, id, &res));
+    return CALL(tk_ticket_reopen(conn, &p, id, NULL, &res));
 }
 
 
@@ -1152,7 +1152,7 @@ START_TEST(unavailable)
     ck_assert_int_eq(tk_conn_open(&down, "host=/nonexistent port=1"), TK_OK);
 
     tk_result_clear(&res);
-    ck_assert_int_eq(tk_ticket_reopen(down, &p, 1, &res), TK_EUNAVAIL);
+    ck_assert_int_eq(tk_ticket_reopen(down, &p, 1, NULL, &res), TK_EUNAVAIL);
     tk_result_clear(&res);
     ck_assert_int_eq(tk_ticket_confirm(down, "3f2504e0-4f89-41d3-9a0c-0305e"
                                        "82c3301", "x", &res), TK_EUNAVAIL);

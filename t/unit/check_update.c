@@ -46,7 +46,7 @@ update_as(tk_principal_t p, const char *id, const char *if_match,
     int  rc;
 
     rc = CALL(tk_ticket_update(conn, &p, strtoll(id, NULL, 10), f, if_match,
-                               &res));
+                               NULL, &res));
     tk_form_free(f);
     return rc;
 }
@@ -610,7 +610,7 @@ race(void *arg)
         r->rc = 99;
     } else {
         r->rc = tk_ticket_update(c, &p, strtoll(r->id, NULL, 10), f, r->etag,
-                                 &rr);
+                                 NULL, &rr);
         tk_conn_close(c);
     }
 
@@ -956,7 +956,7 @@ END_TEST
 static int
 delete_as(tk_principal_t p, const char *id)
 {
-    return CALL(tk_ticket_delete(conn, &p, strtoll(id, NULL, 10), &res));
+    return CALL(tk_ticket_delete(conn, &p, strtoll(id, NULL, 10), NULL, &res));
 }
 
 
@@ -1121,7 +1121,8 @@ escalate_as(tk_principal_t p, const char *id, tk_form_t *f)
 {
     int  rc;
 
-    rc = CALL(tk_ticket_escalate(conn, &p, strtoll(id, NULL, 10), f, &res));
+    rc = CALL(tk_ticket_escalate(conn, &p, strtoll(id, NULL, 10), f, NULL,
+                                   &res));
     tk_form_free(f);
     return rc;
 }
