@@ -44,6 +44,22 @@ our $NGINX  = $ENV{TEST_NGINX_BINARY}
 our $PGBIN  = $ENV{PG_BINDIR} // _find_pg_bindir();
 our $JSON   = JSON::PP->new->utf8->canonical->allow_nonref;
 
+# The client limits and timeouts docs/configuration.md recommends, for
+# http_extra (client_max_body_size is the max_body option).
+our $RECOMMENDED_LIMITS = <<'EOF';
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 10s;
+    keepalive_timeout 15s;
+    keepalive_requests 1000;
+    client_header_buffer_size 1k;
+    large_client_header_buffers 4 16k;
+    client_body_buffer_size 128k;
+    reset_timedout_connection on;
+    lingering_time 10s;
+    lingering_timeout 5s;
+EOF
+
 my  %LIVE;          # instances of this process, stopped at END at the latest
 my  $ALERTS = 0;    # alerts or crits nginx logged, fail the file at END
 
