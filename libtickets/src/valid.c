@@ -256,6 +256,16 @@ tk__parse_datetime(const char *s, char out[40])
         return TK_EINVAL;
     }
 
+    /* the instant in UTC must have a year of 1 to 9999 too: else it
+     * prints as another instant (1 BC as 0001) or past four digits */
+    if ((sign == '+' && y == 1 && mo == 1 && d == 1
+         && h * 3600 + mi * 60 + sec < oh * 3600 + om * 60)
+        || (sign == '-' && y == 9999 && mo == 12 && d == 31
+            && h * 60 + mi + oh * 60 + om >= 24 * 60))
+    {
+        return TK_EINVAL;
+    }
+
     /* each value is within its digits now: 32 bytes at most */
     snprintf(out, 40, "%04u-%02u-%02uT%02u:%02u:%02u%s%.*s%c%02u:%02u",
              (unsigned) y % 10000, (unsigned) mo % 100, (unsigned) d % 100,
