@@ -20,6 +20,9 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use Tickets::Test;
 
+binmode Test::More->builder->$_, ':encoding(UTF-8)'
+    for qw(output failure_output todo_output);
+
 my $t = Tickets::Test->new->run(http_extra => $Tickets::Test::RECOMMENDED_LIMITS,
     max_body => '2m');
 my $admin = $t->token('admin');

@@ -147,6 +147,13 @@ do_confirm(const char *guid, const char *token)
 }
 
 
+static int
+do_confirm_page(const char *guid, const char *token)
+{
+    return CALL(tk_ticket_confirm_page(conn, guid, token, &res));
+}
+
+
 /* The answer is a validation error on exactly these fields (NULL
  * terminated). */
 static void
@@ -922,6 +929,45 @@ START_TEST(confirm_ok)
 END_TEST
 
 
+/* The GET of the link: a page whose form posts the token; nothing used. */
+START_TEST(confirm_page)
+{
+    snapshot_t  s;
+    char        id[24], *guid, *link, input[160];
+    const char *token;
+
+    resolved(id, &guid, &link);
+    token = token_of(link);
+    snap(id, &s);
+
+    ck_assert_int_eq(do_confirm_page(guid, token), TK_OK);
+    assert_page(TK_OK, "<form method=\"post\" action=\"\">");
+    snprintf(input, sizeof(input), "<input type=\"hidden\" name=\"token\" "
+             "value=\"%s\">", token);
+    assert_page(TK_OK, input);
+    ck_assert_int_eq(do_confirm_page(guid, token), TK_OK);
+    assert_unchanged(id, &s);
+    assert_q("t", "SELECT bool_and(used_on IS NULL) FROM close_links"
+                  " WHERE ticket_id = $1", id);
+
+    /* refused as the POST refuses, and the token never shown then */
+    ck_assert_int_eq(do_confirm_page(guid, "AAAA"), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+    ck_assert_ptr_null(strstr(res.body, "AAAA"));
+    ck_assert_int_eq(do_confirm_page(guid, NULL), TK_EINVAL);
+    ck_assert_int_eq(do_confirm_page("not-a-guid", token), TK_EINVAL);
+
+    /* the POST closes; then the GET says the link is used */
+    ck_assert_int_eq(do_confirm(guid, token), TK_OK);
+    ck_assert_int_eq(do_confirm_page(guid, token), TK_EINVAL);
+    assert_page(TK_EINVAL, "not valid");
+
+    free(guid);
+    free(link);
+}
+END_TEST
+
+
 START_TEST(confirm_bad)
 {
     snapshot_t  s;
@@ -1190,6 +1236,7 @@ resolve_suite(void)
 
     tc = add_tcase(s, "confirm", setup, teardown, 0);
     tcase_add_test(tc, confirm_ok);
+    tcase_add_test(tc, confirm_page);
     tcase_add_test(tc, confirm_bad);
     tcase_add_test(tc, confirm_closed_or_reopened);
 
