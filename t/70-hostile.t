@@ -589,6 +589,22 @@ my $ticket = $t->form_post('/api/TicketsApi/register', \@BASE,
     refused_ok(multipart(base_fields($b) . "--$b\r\nContent-Type: text/plain"
         . "\r\n\r\nx\r\n--$b--\r\n", $b), 400,
         'a part without Content-Disposition: 400');
+    # the close link, no JWT: a hostile token is a bad link, never echoed
+    my $guid = $t->psql("SELECT guid FROM tickets WHERE id = $ticket");
+    my $c = "/api/TicketsApi/confirm/$guid";
+    for my $tok ('<script>x</script>', 'A' x 10_000, '%00', '%C0%AF') {
+        my $shown = substr $tok, 0, 20;
+        $r = request(GET => "$c?token=$tok");
+        is $r->{status}, 400, "GET the close link, token '$shown': 400";
+        unlike $r->{content}, qr/<script>x|AAAA/, 'the token is not echoed';
+        $r = request(POST => $c, body => "token=$tok", headers => {
+            'Content-Type' => 'application/x-www-form-urlencoded',
+            Accept => 'application/json' });
+        refused_ok($r, 400, "POST the close link, token '$shown', JSON: 400");
+    }
+    $r = request(POST => "$c?token=x", body => '', headers => {
+        'Content-Type' => 'text/plain' });
+    refused_ok($r, 415, 'POST the close link as text/plain: 415');
     nothing_stored($before, 'other parameters');
 }
 
