@@ -459,7 +459,8 @@ tk__page(tk_result_t *res, int code, const char *title, const char *fmt,
              "text/html; charset=utf-8");
     res->code = code;
     if (code != TK_OK) {
-        snprintf(res->message, sizeof(res->message), "close link: %.480s", text);
+        snprintf(res->message, sizeof(res->message), "close link: %.480s",
+                 text);
     }
     return code;
 }
