@@ -202,7 +202,9 @@ uninstall:
 # build/deb (dpkg-buildpackage writes into the parent of the tree it builds).
 deb:
 	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
-	git ls-files -z | xargs -0 cp --parents -t $(B)/deb/src
+	git ls-files -z --cached --others --exclude-standard \
+	    | while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done \
+	    | xargs -0 cp -a --parents -t $(B)/deb/src
 	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b
 	@ls -l $(B)/deb/*.deb
 
