@@ -191,6 +191,7 @@ static ngx_int_t ngx_http_tickets_request_body_filter(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_tickets_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tickets_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tickets_init_module(ngx_cycle_t *cycle);
 static char *ngx_http_tickets_limit_body(ngx_conf_t *cf,
     ngx_http_tickets_loc_conf_t *conf);
 static char *ngx_http_tickets_check_keys(ngx_conf_t *cf,
@@ -303,7 +304,7 @@ ngx_module_t  ngx_http_tickets_module = {
     ngx_http_tickets_commands,             /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_tickets_init_module,          /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -2036,6 +2037,17 @@ ngx_http_tickets_init(ngx_conf_t *cf)
 {
     ngx_http_tickets_next_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter = ngx_http_tickets_request_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* at each start and reload: which release the workers run */
+static ngx_int_t
+ngx_http_tickets_init_module(ngx_cycle_t *cycle)
+{
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "ngx_http_tickets_module %s", tk_version());
 
     return NGX_OK;
 }

@@ -11,13 +11,15 @@ use Tickets::Test;
 
 my $t = Tickets::Test->new->run;
 my $admin = $t->token('admin');
+my ($version) = Tickets::Test::_slurp(Tickets::Test->root . "/VERSION") =~ /(\S+)/;
 
 # Health needs no token.
 my $r = $t->http(GET => '/api/health');
 is $r->{status}, 200, 'health: 200';
 like $r->{headers}{'content-type'}, qr{^application/json;\s*charset=utf-8$}i,
     'health: application/json; charset=utf-8';
-is_deeply $r->{json}, { status => 'ok' }, 'health: {"status":"ok"}';
+is_deeply $r->{json}, { status => 'ok', version => $version },
+    'health: {"status":"ok","version":VERSION}';
 
 # X-Request-Id: generated when absent, echoed when sent, on every response.
 my $id1 = $r->{headers}{'x-request-id'};
@@ -51,9 +53,10 @@ like $access, qr{ 401 .* rid=client-id-44$}m, 'also of a 401';
 like $t->error_log, qr/tickets: 401 .*request id client-id-44/,
     'the error log names the request id';
 
-# Routes are case-insensitive (below the nginx location /api/).
+# Routes are case-insensitive, the API prefix too (location ~* ^/api/).
 for my $path ('/api/ticketsapi/1', '/api/TICKETSAPI/1', '/api/TicketsApi/1',
-              '/api/TicketsApi/1?unused=1')
+              '/api/TicketsApi/1?unused=1', '/API/TicketsApi/1',
+              '/Api/ticketsAPI/1/')
 {
     $r = $t->http(GET => $path, token => $admin);
     is $r->{status}, 200, "GET $path: 200";
@@ -62,11 +65,14 @@ for my $path ('/api/ticketsapi/1', '/api/TICKETSAPI/1', '/api/TicketsApi/1',
 is $t->http(GET => '/api/HEALTH')->{status}, 200, 'GET /api/HEALTH: 200';
 is $t->http(GET => '/api/ticketsapi/APPMETADATA', token => $admin)->{status},
     200, 'GET /api/ticketsapi/APPMETADATA: 200';
+is $t->http(GET => '/API/TICKETSAPI/appmetadata', token => $admin)->{status},
+    200, 'GET /API/TICKETSAPI/appmetadata: 200';
 
 # Unknown routes: 404 problem.
 for my $path ('/api/nope', '/api/', '/api/TicketsApi/1/nope',
               '/api/TicketsApi/register/1', '/api/TicketsApiX/1',
-              '/api/TicketsApi/metadata/1/2', '/api/healthz')
+              '/api/TicketsApi/metadata/1/2', '/api/healthz', '/API/nope',
+              '/API/', '/aPI/TicketsApi/1/nope')
 {
     $r = $t->http(GET => $path, token => $admin);
     $t->problem_ok($r, 404, "GET $path: 404 problem");

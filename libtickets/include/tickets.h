@@ -38,6 +38,9 @@ extern "C" {
 
 const char *tk_strerror(int code);
 
+/* The release of the library, e.g. "0.1.0" (the VERSION file). */
+const char *tk_version(void);
+
 
 /* Roles and permissions. */
 typedef enum {

@@ -1,7 +1,9 @@
 /*
- * GET /api/health: the database answers, or it does not.
+ * GET /api/health: the database answers, or it does not; and the release
+ * that answers, {"status":"ok","version":"0.1.0"}.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +21,7 @@ static const tk__stmt_t  tk__health_stmt = {
 int
 tk_health(tk_conn_t *c, tk_result_t *res)
 {
-    static const char  ok[] = "{\"status\":\"ok\"}";
+    size_t             len;
     PGresult          *r;
 
     r = tk__exec(c, &tk__health_stmt, NULL, res);
@@ -30,14 +32,19 @@ tk_health(tk_conn_t *c, tk_result_t *res)
     }
     PQclear(r);
 
+    /* the version is ours (digits, dots, letters): no escaping needed */
+    len = sizeof("{\"status\":\"ok\",\"version\":\"\"}") - 1
+          + strlen(tk_version());
+
     free(res->body);
-    res->body = malloc(sizeof(ok));
+    res->body = malloc(len + 1);
     if (res->body == NULL) {
         return tk__fail(res, TK_ENOMEM, "out of memory");
     }
 
-    memcpy(res->body, ok, sizeof(ok));
-    res->body_len = sizeof(ok) - 1;
+    snprintf(res->body, len + 1, "{\"status\":\"ok\",\"version\":\"%s\"}",
+             tk_version());
+    res->body_len = len;
     res->code = TK_OK;
     return TK_OK;
 }

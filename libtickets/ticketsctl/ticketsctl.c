@@ -12,12 +12,18 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "tickets.h"
 
 
 #define CTL_EXIT_FAILED  1
 #define CTL_EXIT_USAGE   2
+
+/* the migrations of an installed ticketsctl (make install, the package) */
+#ifndef CTL_SQLDIR
+#define CTL_SQLDIR  "/usr/share/ngx-tickets/sql"
+#endif
 
 /* ten years: a token's lifetime must leave its exp within time_t */
 #define CTL_LIFETIME_MAX  315360000L
@@ -138,12 +144,20 @@ main(int argc, char **argv)
         conninfo = "dbname=tickets";
     }
 
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("ticketsctl %s\n", tk_version());
+        return 0;
+    }
+
     /* "+": options end at the command */
-    while ((c = getopt(argc, argv, "+d:h")) != -1) {
+    while ((c = getopt(argc, argv, "+d:hV")) != -1) {
         switch (c) {
         case 'd':
             conninfo = optarg;
             break;
+        case 'V':
+            printf("ticketsctl %s\n", tk_version());
+            return 0;
         case 'h':
             ctl_usage_all(stdout);
             return 0;
@@ -223,10 +237,13 @@ main(int argc, char **argv)
 static int
 ctl_migrate(ctl_t *ctl)
 {
-    const char  *dir;
-    int          applied, rc;
+    int           applied, rc;
+    const char   *dir;
+    struct stat   st;
 
-    dir = ctl->nargs > 0 ? ctl->args[0] : "sql";
+    /* a source tree's sql/ first, then where make install put them */
+    dir = ctl->nargs > 0 ? ctl->args[0]
+          : stat("sql", &st) == 0 && S_ISDIR(st.st_mode) ? "sql" : CTL_SQLDIR;
 
     rc = tk_migrate(ctl->conn, dir, &applied, ctl->res.message,
                     sizeof(ctl->res.message));
@@ -563,8 +580,10 @@ ctl_usage_all(FILE *out)
 {
     size_t  i;
 
-    fprintf(out, "usage: ticketsctl [-d CONNINFO] COMMAND ...\n\n"
+    fprintf(out, "usage: ticketsctl [-d CONNINFO] COMMAND ...\n"
+            "       ticketsctl --version\n\n"
             "CONNINFO defaults to $TICKETS_DB, then \"dbname=tickets\".\n"
+            "migrate reads ./sql when it exists, else " CTL_SQLDIR ".\n"
             "Commands:\n");
 
     for (i = 0; i < CTL_NCMDS; i++) {

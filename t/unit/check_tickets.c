@@ -1227,8 +1227,10 @@ START_TEST(health)
     tk_conn_t  *down;
 
     ck_assert_int_eq(tk_health(conn, &res), TK_OK);
-    ck_assert_str_eq(res.body, "{\"status\":\"ok\"}");
-    ck_assert_uint_eq(res.body_len, 15);
+    ck_assert_str_eq(res.body, "{\"status\":\"ok\",\"version\":\""
+                     TK_VERSION "\"}");
+    ck_assert_str_eq(tk_version(), TK_VERSION);
+    ck_assert_uint_eq(res.body_len, strlen(res.body));
 
     tk_result_clear(&res);
     ck_assert_int_eq(tk_conn_open(&down, "host=/nonexistent port=1"), TK_OK);

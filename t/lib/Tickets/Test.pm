@@ -241,7 +241,7 @@ ${\($p{http_extra} // '')}
     server {
         listen 127.0.0.1:$p{port};
 ${\($p{server_extra} // '')}
-        location /api/ {
+        location ~* ^/api/ {
             tickets;
         }
     }
