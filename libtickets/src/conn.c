@@ -332,6 +332,24 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
         return NULL;
     }
 
+    if (!c->unprepared && !c->pooled
+        && (strcmp(c->sqlstate, "42P05") == 0
+            || strcmp(c->sqlstate, "26000") == 0))
+    {
+        /*
+         * Our statements found prepared, or not, where we did not: a
+         * pooler hands out server connections per transaction.  This
+         * connection goes on without named statements.
+         */
+        c->pooled = 1;
+        tk__db_drop(c);
+        res->retry_after = 1;
+        tk__fail(res, TK_EUNAVAIL, "prepared statements are not kept by"
+                 " this server (a pooler in transaction mode?); going on"
+                 " without; set tickets_db_prepared off: %s", c->err);
+        return NULL;
+    }
+
     tk__fail(res, TK_EINTERNAL, "database error %s: %s", c->sqlstate, c->err);
     return NULL;
 }
@@ -539,7 +557,7 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         return NULL;
     }
 
-    if (c->unprepared) {
+    if (c->unprepared || c->pooled) {
         /* PgBouncer's transaction pooling: unnamed statements only */
         if (c->begin_pending || c->commit_next) {
             return tk__exec_pipelined(c, st, v, lengths, formats, 0, res);
