@@ -37,7 +37,8 @@ UNIT_BIN    := $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
 
 DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                libcurl4-openssl-dev check postgresql postgresql-contrib \
-               pkg-config gcc make perl python3-aiosmtpd
+               pkg-config gcc make perl python3-aiosmtpd \
+               pgbouncer
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench
 
