@@ -296,16 +296,23 @@ SKIP: {
 
 # A read-only primary (a demoted one): 503, then recovery -----------------
 
+# until a new session has it, which the others then have been told
+sub read_only_is {
+    my ($want) = @_;
+    my $until = time + 10;
+    sleep 0.05 until $f->psql('SHOW default_transaction_read_only') eq $want
+        || time > $until;
+}
 $f->psql('ALTER SYSTEM SET default_transaction_read_only = on');
 $f->psql('SELECT pg_reload_conf()');
-sleep 0.5;
+read_only_is('on');
 $r = register($H[0], 'fleet-ro');
 is $r->{status}, 503, 'primary read only: a write is 503';
 like $r->{headers}{'retry-after'} // '', qr/^\d+$/, '... with Retry-After';
 $f->psql_on(0, ['SET default_transaction_read_only = off',
     'ALTER SYSTEM RESET default_transaction_read_only',
     'SELECT pg_reload_conf()']);
-sleep 0.5;
+read_only_is('off');
 $until = time + 10;
 my @ro;
 while (time < $until) {
