@@ -9,8 +9,10 @@
 # once, the escalation job runs once, an Idempotency-Key used on one host
 # and retried on another answers the first answer, an If-Match race lets
 # one write through.  A read-only primary (25006) answers 503 and then
-# recovers; the primary stopped and the replica promoted: writes resume on
-# every host without a restart.
+# recovers.  The primary stopped and the replica promoted while a writer
+# per host keeps writing: 503 with Retry-After meanwhile, never a hang,
+# writes resume on every host without a restart, and every acknowledged
+# write is on the new primary.
 
 use strict;
 use warnings;
