@@ -105,6 +105,15 @@ cmp_ok $f->replica_psql("SELECT count(*) FROM pg_stat_activity WHERE"
     'the hosts hold connections to the replica';
 $r = $H[1]->http(GET => "$API?search=fleet-base", token => $tech1);
 is $r->{status}, 200, 'a list through a host';
+for my $path ("$API/$id/conversations", "$API/$id/history",
+    "$API/$id/tasks", "$API/metadata", "$API/appmetadata")
+{
+    is $H[1]->http(GET => $path, token => $tech1)->{status}, 200,
+        "GET $path";
+}
+is_deeply $f->served($H[1], qr{^GET /api/TicketsApi(?:/$id/\w+|/\w*metadata)? 200 }),
+    { replica => 6, primary => 0 },
+    'the list, conversations, history, tasks and metadata: on the replica';
 
 # Read-your-writes, the replica paused ------------------------------------
 
