@@ -56,7 +56,8 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                libcurl4-openssl-dev check postgresql postgresql-contrib \
                pkg-config gcc make perl python3-aiosmtpd \
                build-essential debhelper dpkg-dev fakeroot lintian \
-               openssl curl
+               openssl curl \
+               pgbouncer
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench \
         install install-lib install-ctl install-module uninstall deb

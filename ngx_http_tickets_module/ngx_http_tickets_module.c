@@ -16,6 +16,7 @@
 #include <tickets.h>
 #include "ngx_http_tickets_form.h"
 #include "ngx_http_tickets_jobs.h"
+#include "ngx_http_tickets_fleet.h"
 
 
 #if !(NGX_THREADS)
@@ -74,6 +75,10 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   db;
+    /* replicas for reads (docs/scale.md); "" none */
+    ngx_str_t                   db_read;
+    ngx_msec_t                  read_max_lag;
+    ngx_flag_t                  prepared;
     ngx_str_t                   pool_name;
     ngx_thread_pool_t          *pool;
     tk_jwt_key_t               *key;
@@ -88,6 +93,7 @@ typedef struct {
     off_t                       max_body;
     /* NUL-terminated copies for libtickets */
     char                       *db_c;
+    char                       *db_read_c;
     char                       *issuer_c;
     char                       *audience_c;
 } ngx_http_tickets_loc_conf_t;
@@ -125,6 +131,11 @@ typedef struct {
     ngx_http_tickets_seg_t     *segs;
     ngx_uint_t                  nsegs;
 
+    /* read-your-writes: the LSN the client echoed, the one of a write */
+    char                        lsn_in[NGX_HTTP_TICKETS_LSN_LEN];
+    char                        lsn_out[NGX_HTTP_TICKETS_LSN_LEN];
+    unsigned                    replica:1;  /* the read was served there */
+
     tk_result_t                 res;
 } ngx_http_tickets_ctx_t;
 
@@ -142,6 +153,9 @@ static void ngx_http_tickets_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tickets_post_task(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx);
 static void ngx_http_tickets_task_handler(void *data, ngx_log_t *log);
+static int ngx_http_tickets_is_read(ngx_http_tickets_op_e op);
+static ngx_int_t ngx_http_tickets_db_served_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static int ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx,
     tk_conn_t *conn);
 static int ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx,
@@ -192,6 +206,8 @@ static ngx_int_t ngx_http_tickets_request_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tickets_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tickets_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tickets_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_tickets_check_db(ngx_conf_t *cf,
+    const char *directive, const char *conninfo);
 static char *ngx_http_tickets_limit_body(ngx_conf_t *cf,
     ngx_http_tickets_loc_conf_t *conf);
 static char *ngx_http_tickets_check_keys(ngx_conf_t *cf,
@@ -221,6 +237,28 @@ static ngx_command_t  ngx_http_tickets_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tickets_loc_conf_t, db),
+      NULL },
+
+    { ngx_string("tickets_db_read"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, db_read),
+      NULL },
+
+    { ngx_string("tickets_db_read_max_lag"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, read_max_lag),
+      NULL },
+
+    /* http only: the jobs share the connections of the pool threads */
+    { ngx_string("tickets_db_prepared"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tickets_loc_conf_t, prepared),
       NULL },
 
     { ngx_string("tickets_thread_pool"),
@@ -400,6 +438,11 @@ static ngx_int_t  ngx_http_tickets_request_id_index = NGX_ERROR;
 /* each pool thread keeps its own connection */
 static __thread tk_conn_t  *ngx_http_tickets_conn;
 static __thread char       *ngx_http_tickets_conn_info;
+/* tickets_db_prepared off: for every connection of the process */
+static ngx_uint_t           ngx_http_tickets_unprepared;
+
+static ngx_str_t  ngx_http_tickets_db_served_name =
+    ngx_string("tickets_db_served");
 
 static ngx_http_request_body_filter_pt  ngx_http_tickets_next_body_filter;
 
@@ -864,6 +907,11 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
 
     ctx->args = r->args;
 
+    if (ctx->conf->db_read.len) {
+        ngx_http_tickets_fleet_client_lsn(r, ctx->lsn_in,
+                                          sizeof(ctx->lsn_in));
+    }
+
     if (ctx->guid.len) {
         ngx_memcpy(ctx->guid_c, ctx->guid.data, ctx->guid.len);
         ctx->guid_c[ctx->guid.len] = '\0';
@@ -906,7 +954,35 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
 {
     ngx_http_tickets_ctx_t  *ctx = data;
 
-    tk_conn_t  *conn;
+    int          read;
+    tk_conn_t   *conn, *rconn;
+    tk_result_t  lres;
+    char         min_lsn[NGX_HTTP_TICKETS_LSN_LEN];
+
+    read = ngx_http_tickets_is_read(ctx->route->op);
+
+    if (read && ctx->conf->db_read_c != NULL) {
+        /* a replica, when it has replayed what this principal wrote */
+        ngx_http_tickets_fleet_min_lsn(ctx->claims.sub, ctx->lsn_in,
+                                       min_lsn, sizeof(min_lsn));
+
+        rconn = ngx_http_tickets_fleet_replica(ctx->conf->db_read_c,
+                                               !ngx_http_tickets_unprepared,
+                                               min_lsn,
+                                               ctx->conf->read_max_lag);
+        if (rconn != NULL) {
+            ctx->res.code = ngx_http_tickets_run(ctx, rconn);
+
+            if (ctx->res.code != TK_EUNAVAIL && ctx->res.code != TK_EAUTH) {
+                ctx->replica = 1;
+                return;
+            }
+
+            /* the replica went away, or does not know the user yet */
+            tk_result_clear(&ctx->res);
+            tk_result_init(&ctx->res);
+        }
+    }
 
     conn = ngx_http_tickets_thread_conn(ctx->conf->db_c);
     if (conn == NULL) {
@@ -914,7 +990,51 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
         return;
     }
 
+    tk_conn_lsn_reset(conn);
+
     ctx->res.code = ngx_http_tickets_run(ctx, conn);
+
+    if (read || ctx->conf->db_read_c == NULL || ctx->res.code < TK_OK
+        || ctx->route->op == NGX_HTTP_TICKETS_OP_HEALTH
+        || ctx->route->op == NGX_HTTP_TICKETS_OP_TOKEN)
+    {
+        return;
+    }
+
+    /* a write: where its commit is, for the reads after it */
+    tk_result_init(&lres);
+
+    if (tk_conn_write_lsn(conn, ctx->lsn_out, sizeof(ctx->lsn_out), &lres)
+        == TK_OK)
+    {
+        ngx_http_tickets_fleet_wrote(ctx->claims.sub, ctx->lsn_out);
+
+    } else {
+        ctx->lsn_out[0] = '\0';
+    }
+
+    tk_result_clear(&lres);
+}
+
+
+/* What a replica may serve: the reads of docs/scale.md */
+static int
+ngx_http_tickets_is_read(ngx_http_tickets_op_e op)
+{
+    switch (op) {
+    case NGX_HTTP_TICKETS_OP_GET:
+    case NGX_HTTP_TICKETS_OP_METADATA:
+    case NGX_HTTP_TICKETS_OP_APPMETADATA:
+    case NGX_HTTP_TICKETS_OP_CONVERSATIONS:
+    case NGX_HTTP_TICKETS_OP_HISTORY:
+    case NGX_HTTP_TICKETS_OP_ATTACHMENT:
+    case NGX_HTTP_TICKETS_OP_TASKS:
+    case NGX_HTTP_TICKETS_OP_LIST:
+    case NGX_HTTP_TICKETS_OP_LIST_BY_USER:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 
@@ -936,6 +1056,8 @@ ngx_http_tickets_thread_conn(const char *conninfo)
 
         ngx_http_tickets_conn_info = (char *) conninfo;
     }
+
+    tk_conn_set_prepared(ngx_http_tickets_conn, !ngx_http_tickets_unprepared);
 
     return ngx_http_tickets_conn;
 }
@@ -1352,6 +1474,12 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     if ((ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM
          || ctx->route->op == NGX_HTTP_TICKETS_OP_CONFIRM_POST)
         && ngx_http_tickets_confirm_headers(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (res->code >= TK_OK && ctx->lsn_out[0]
+        && ngx_http_tickets_fleet_lsn_headers(r, ctx->lsn_out) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -2038,7 +2166,7 @@ ngx_http_tickets_init(ngx_conf_t *cf)
     ngx_http_tickets_next_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter = ngx_http_tickets_request_body_filter;
 
-    return NGX_OK;
+    return ngx_http_tickets_fleet_init(cf);
 }
 
 
@@ -2170,11 +2298,49 @@ ngx_http_tickets_add_variables(ngx_conf_t *cf)
 
     var->get_handler = ngx_http_tickets_request_id_variable;
 
+    var = ngx_http_add_variable(cf, &ngx_http_tickets_db_served_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_tickets_db_served_variable;
+
     ngx_http_tickets_request_id_index = ngx_http_get_variable_index(cf,
                                                                     &name);
     if (ngx_http_tickets_request_id_index == NGX_ERROR) {
         return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+/* $tickets_db_served: "replica" or "primary" for a request that ran, "-" */
+static ngx_int_t
+ngx_http_tickets_db_served_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_tickets_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tickets_module);
+
+    if (ctx == NULL || ctx->route == NULL) {
+        v->data = (u_char *) "-";
+        v->len = 1;
+
+    } else if (ctx->replica) {
+        v->data = (u_char *) "replica";
+        v->len = 7;
+
+    } else {
+        v->data = (u_char *) "primary";
+        v->len = 7;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }
@@ -2206,6 +2372,8 @@ ngx_http_tickets_create_loc_conf(ngx_conf_t *cf)
     conf->token_lifetime = NGX_CONF_UNSET;
     conf->list_count_limit = NGX_CONF_UNSET;
     conf->search_count_limit = NGX_CONF_UNSET;
+    conf->read_max_lag = NGX_CONF_UNSET_MSEC;
+    conf->prepared = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -2219,6 +2387,13 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->db, prev->db, "dbname=tickets");
+    ngx_conf_merge_str_value(conf->db_read, prev->db_read, "");
+    ngx_conf_merge_msec_value(conf->read_max_lag, prev->read_max_lag, 5000);
+    ngx_conf_merge_value(conf->prepared, prev->prepared, 1);
+
+    if (!conf->prepared) {
+        ngx_http_tickets_unprepared = 1;
+    }
     ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "default");
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
     ngx_conf_merge_ptr_value(conf->signing_key, prev->signing_key, NULL);
@@ -2273,9 +2448,23 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                        ? ngx_http_tickets_cstr(cf->pool, &conf->audience)
                        : NULL;
 
+    conf->db_read_c = conf->db_read.len
+                      ? ngx_http_tickets_cstr(cf->pool, &conf->db_read)
+                      : NULL;
+
     if (conf->db_c == NULL
+        || (conf->db_read.len && conf->db_read_c == NULL)
         || (conf->issuer.len && conf->issuer_c == NULL)
         || (conf->audience.len && conf->audience_c == NULL))
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_tickets_check_db(cf, "tickets_db", conf->db_c) != NGX_OK
+        || (conf->db_read_c != NULL
+            && ngx_http_tickets_check_db(cf, "tickets_db_read",
+                                         conf->db_read_c)
+               != NGX_OK))
     {
         return NGX_CONF_ERROR;
     }
@@ -2285,6 +2474,23 @@ ngx_http_tickets_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return ngx_http_tickets_check_keys(cf, conf);
+}
+
+
+/* a conninfo that libpq cannot parse stops nginx -t */
+static ngx_int_t
+ngx_http_tickets_check_db(ngx_conf_t *cf, const char *directive,
+    const char *conninfo)
+{
+    char  err[256];
+
+    if (tk_conninfo_check(conninfo, err, sizeof(err)) != TK_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%s\": %s", directive,
+                           err);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -145,6 +145,46 @@ typedef struct tk_conn_s  tk_conn_t;
 int tk_conn_open(tk_conn_t **conn, const char *conninfo);
 void tk_conn_close(tk_conn_t *conn);
 const char *tk_conn_error(const tk_conn_t *conn);
+/*
+ * conninfo is any libpq connection string or URI, several hosts and
+ * target_session_attrs included; connect_timeout (5), keepalives (idle 10
+ * s, then 3 probes 5 s apart), tcp_user_timeout (10 s) and
+ * application_name (ngx_tickets) are added when it does not set them.  A
+ * connection that finds its server gone or read only (a demoted primary,
+ * SQLSTATE 25006) is dropped: the operation gets TK_EUNAVAIL with
+ * retry_after and the next one connects anew.  TK_EINVAL with the reason
+ * in err when conninfo does not parse.
+ */
+int tk_conninfo_check(const char *conninfo, char *err, size_t errlen);
+
+/*
+ * Replicas and read-your-writes (docs/scale.md).
+ *
+ * tk_conn_set_prepared(conn, 0): no named prepared statements, every
+ * statement unnamed (PQexecParams), for PgBouncer's transaction pooling.
+ */
+void tk_conn_set_prepared(tk_conn_t *conn, int on);
+/* forgets the commit LSN kept by the last write; call before each one */
+void tk_conn_lsn_reset(tk_conn_t *conn);
+/*
+ * After a write that succeeded: a WAL position ("16/B374D848") at or past
+ * its commit, taken with its COMMIT in the same round trip when it had a
+ * transaction, else asked for now.
+ */
+int tk_conn_write_lsn(tk_conn_t *conn, char *buf, size_t len,
+    tk_result_t *res);
+/* "X/Y" (hex) -> 64 bits; TK_EINVAL */
+int tk_lsn_parse(const char *text, uint64_t *lsn);
+/*
+ * On a connection to a replica: TK_OK when it may serve a read that must
+ * see min_lsn (NULL: any) and lags max_lag_ms at most (0: any lag);
+ * TK_EUNAVAIL (or the connection's error) when the read must go to the
+ * primary.  A server that is not in recovery is always fit.  The
+ * replica's state is asked in one statement and kept for 100 ms (longer
+ * when a newer LSN is needed it is asked again).
+ */
+int tk_conn_replica_check(tk_conn_t *conn, const char *min_lsn,
+    int64_t max_lag_ms, tk_result_t *res);
 
 
 /* Schema migrations: applies each NNN_*.sql of dir not yet recorded, each

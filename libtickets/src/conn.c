@@ -4,10 +4,12 @@
  * COMMIT sent with its first and last statements (libpq pipeline mode).
  */
 
+#include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "result.h"
@@ -15,6 +17,29 @@
 
 static int tk__begin_deferred_as(tk_conn_t *c, const char *begin,
     tk_result_t *res);
+static void tk__keep_lsn(tk_conn_t *c, const PGresult *r);
+
+
+/*
+ * Where the WAL ends after a commit: at or past the commit record, also
+ * with synchronous_commit off (the insert position, not the flush one);
+ * NULL on a standby.
+ */
+#define TK__LSN_SQL                                                        \
+    "SELECT CASE WHEN NOT pg_is_in_recovery()"                             \
+    " THEN pg_current_wal_insert_lsn()::text END"
+
+
+static void
+tk__keep_lsn(tk_conn_t *c, const PGresult *r)
+{
+    const char  *v;
+
+    v = tk__val(r, 0, 0);
+    if (v != NULL && strlen(v) < sizeof(c->lsn)) {
+        memcpy(c->lsn, v, strlen(v) + 1);
+    }
+}
 
 
 int
@@ -77,6 +102,9 @@ tk__db_drop(tk_conn_t *c)
     c->begin_pending = 0;
     c->commit_next = 0;
     c->committed = 0;
+    c->tx_read_only = 0;
+    c->checked_ms = 0;
+    c->replay_lsn = 0;
 }
 
 
@@ -115,30 +143,142 @@ tk__db_notice(void *arg, const char *message)
 }
 
 
+/*
+ * What a connection gets unless its conninfo says otherwise: a failover
+ * or a dead host is noticed in seconds, never waited out (docs/scale.md).
+ * keepalives and tcp_user_timeout only matter over TCP.
+ */
+static const char  *tk__conn_defaults[][2] = {
+    { "connect_timeout", "5" },
+    { "application_name", "ngx_tickets" },
+    { "keepalives", "1" },
+    { "keepalives_idle", "10" },
+    { "keepalives_interval", "5" },
+    { "keepalives_count", "3" },
+    { "tcp_user_timeout", "10000" },
+};
+
+#define TK__NDEFAULTS \
+    (sizeof(tk__conn_defaults) / sizeof(tk__conn_defaults[0]))
+
+
+int
+tk_conninfo_check(const char *conninfo, char *err, size_t errlen)
+{
+    char               *msg;
+    PQconninfoOption   *opts;
+
+    msg = NULL;
+    opts = PQconninfoParse(conninfo != NULL ? conninfo : "", &msg);
+
+    if (opts == NULL) {
+        snprintf(err, errlen, "%s", msg != NULL ? msg : "out of memory");
+        if (msg != NULL) {
+            PQfreemem(msg);
+        }
+        return msg != NULL ? TK_EINVAL : TK_ENOMEM;
+    }
+
+    PQconninfoFree(opts);
+    return TK_OK;
+}
+
+
+/*
+ * The conninfo (a keyword string or a URI, several hosts and all) with the
+ * defaults it does not set, connected to.
+ */
+static PGconn *
+tk__db_connect(tk_conn_t *c)
+{
+    int                 n, i, set;
+    char               *msg;
+    size_t              k;
+    PGconn             *pg;
+    const char        **keys, **vals;
+    PQconninfoOption   *opts, *o;
+
+    msg = NULL;
+    opts = PQconninfoParse(c->conninfo, &msg);
+    if (opts == NULL) {
+        snprintf(c->err, sizeof(c->err), "invalid conninfo: %s",
+                 msg != NULL ? msg : "out of memory");
+        if (msg != NULL) {
+            PQfreemem(msg);
+        }
+        return NULL;
+    }
+
+    n = 0;
+    for (o = opts; o->keyword != NULL; o++) {
+        n++;
+    }
+
+    keys = calloc(n + TK__NDEFAULTS + 1, sizeof(char *));
+    vals = calloc(n + TK__NDEFAULTS + 1, sizeof(char *));
+    if (keys == NULL || vals == NULL) {
+        free(keys);
+        free(vals);
+        PQconninfoFree(opts);
+        snprintf(c->err, sizeof(c->err), "out of memory");
+        return NULL;
+    }
+
+    i = 0;
+    for (o = opts; o->keyword != NULL; o++) {
+        if (o->val != NULL) {
+            keys[i] = o->keyword;
+            vals[i] = o->val;
+            i++;
+        }
+    }
+
+    for (k = 0; k < TK__NDEFAULTS; k++) {
+        set = 0;
+        for (n = 0; n < i; n++) {
+            if (strcmp(keys[n], tk__conn_defaults[k][0]) == 0) {
+                set = 1;
+                break;
+            }
+        }
+
+        if (!set) {
+            keys[i] = tk__conn_defaults[k][0];
+            vals[i] = tk__conn_defaults[k][1];
+            i++;
+        }
+    }
+
+    keys[i] = NULL;
+    vals[i] = NULL;
+
+    pg = PQconnectdbParams(keys, vals, 0);
+
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        snprintf(c->err, sizeof(c->err), "%s",
+                 pg ? PQerrorMessage(pg) : "out of memory");
+    }
+
+    free(keys);
+    free(vals);
+    PQconninfoFree(opts);
+
+    return pg;
+}
+
+
 int
 tk__db_ready(tk_conn_t *c, tk_result_t *res)
 {
-    static const char  *keys[] = { "dbname", "connect_timeout",
-                                   "application_name", NULL };
-    const char         *vals[4];
-
     if (c->pg != NULL && tk__db_alive(c)) {
         return TK_OK;
     }
 
     tk__db_drop(c);
 
-    /* the connection string wins over these defaults */
-    vals[0] = c->conninfo;
-    vals[1] = "5";
-    vals[2] = "ngx_tickets";
-    vals[3] = NULL;
-
-    c->pg = PQconnectdbParams(keys, vals, 1);
+    c->pg = tk__db_connect(c);
 
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
-        snprintf(c->err, sizeof(c->err), "%s",
-                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
         tk__db_drop(c);
         res->retry_after = 1;
         return tk__fail(res, TK_EUNAVAIL, "database unavailable: %s",
@@ -181,11 +321,32 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
 
     if (PQstatus(c->pg) != CONNECTION_OK
         || strncmp(c->sqlstate, "57P", 3) == 0
-        || strncmp(c->sqlstate, "08", 2) == 0)
+        || strncmp(c->sqlstate, "08", 2) == 0
+        /* read_only_sql_transaction: a primary demoted under us; a new
+         * connection finds the one that is primary now */
+        || strcmp(c->sqlstate, "25006") == 0)
     {
         tk__db_drop(c);
         res->retry_after = 1;
         tk__fail(res, TK_EUNAVAIL, "database connection lost: %s", c->err);
+        return NULL;
+    }
+
+    if (!c->unprepared && !c->pooled
+        && (strcmp(c->sqlstate, "42P05") == 0
+            || strcmp(c->sqlstate, "26000") == 0))
+    {
+        /*
+         * Our statements found prepared, or not, where we did not: a
+         * pooler hands out server connections per transaction.  This
+         * connection goes on without named statements.
+         */
+        c->pooled = 1;
+        tk__db_drop(c);
+        res->retry_after = 1;
+        tk__fail(res, TK_EUNAVAIL, "prepared statements are not kept by"
+                 " this server (a pooler in transaction mode?); going on"
+                 " without; set tickets_db_prepared off: %s", c->err);
         return NULL;
     }
 
@@ -240,12 +401,14 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
 {
     PGresult        *r, *mine, *err, *extra;
     ExecStatusType   s;
-    int              begin, commit, prepare, ok, i, n, which[4];
+    int              begin, commit, prepare, lsn, ok, i, n, which[5];
 
-    enum { TK__P_BEGIN, TK__P_PREPARE, TK__P_STMT, TK__P_COMMIT };
+    enum { TK__P_BEGIN, TK__P_PREPARE, TK__P_STMT, TK__P_COMMIT,
+           TK__P_LSN };
 
     begin = c->begin_pending;
     commit = c->commit_next;
+    lsn = commit && !c->tx_read_only;
     prepare = prepared && !tk__prepared(c, st);
     c->begin_pending = 0;
     c->commit_next = 0;
@@ -280,6 +443,14 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL,
                                      NULL, 0);
         which[n++] = TK__P_COMMIT;
+    }
+
+    if (lsn) {
+        /* where the commit is in the WAL, for read-your-writes on the
+         * replicas: in the same round trip */
+        ok = ok && PQsendQueryParams(c->pg, TK__LSN_SQL, 0, NULL, NULL,
+                                     NULL, NULL, 0);
+        which[n++] = TK__P_LSN;
     }
 
     ok = ok && PQpipelineSync(c->pg);
@@ -327,7 +498,10 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
             continue;
         }
 
-        if (which[i] == TK__P_PREPARE) {
+        if (which[i] == TK__P_LSN) {
+            tk__keep_lsn(c, r);
+
+        } else if (which[i] == TK__P_PREPARE) {
             c->prepared[c->nprepared++] = st;
         } else if (which[i] == TK__P_COMMIT) {
             c->in_tx = 0;
@@ -381,6 +555,17 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
 
     if (tk__db_use(c, res) != TK_OK) {
         return NULL;
+    }
+
+    if (c->unprepared || c->pooled) {
+        /* PgBouncer's transaction pooling: unnamed statements only */
+        if (c->begin_pending || c->commit_next) {
+            return tk__exec_pipelined(c, st, v, lengths, formats, 0, res);
+        }
+
+        return tk__db_result(c, PQexecParams(c->pg, st->sql, st->nparams,
+                                             NULL, v, lengths, formats, 0),
+                             res);
     }
 
     if (c->begin_pending || c->commit_next) {
@@ -465,6 +650,10 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
         return res->code;
     }
 
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        tk__keep_lsn(c, r);
+    }
+
     PQclear(r);
     return TK_OK;
 }
@@ -475,6 +664,7 @@ tk__begin(tk_conn_t *c, tk_result_t *res)
 {
     c->commit_next = 0;
     c->committed = 0;
+    c->tx_read_only = 0;
 
     if (tk__cmd(c, "BEGIN", res) != TK_OK) {
         return res->code;
@@ -514,6 +704,7 @@ tk__begin_deferred_as(tk_conn_t *c, const char *begin, tk_result_t *res)
     c->in_tx = 1;
     c->begin_pending = 1;
     c->committed = 0;
+    c->tx_read_only = strstr(begin, "READ ONLY") != NULL;
     return TK_OK;
 }
 
@@ -546,8 +737,10 @@ tk__commit(tk_conn_t *c, tk_result_t *res)
         return TK_OK;
     }
 
-    rc = tk__cmd(c, "COMMIT", res);
+    rc = tk__cmd(c, c->tx_read_only ? "COMMIT" : "COMMIT; " TK__LSN_SQL,
+                 res);
     c->in_tx = 0;
+    c->tx_read_only = 0;
 
     return rc;
 }
@@ -619,6 +812,160 @@ tk__take_body(PGresult *r, tk_result_t *res)
     memcpy(res->body, v, len + 1);
     res->body_len = len;
     PQclear(r);
+
+    return TK_OK;
+}
+
+
+/* Replicas, read-your-writes, PgBouncer (docs/scale.md) ----------------- */
+
+
+void
+tk_conn_set_prepared(tk_conn_t *c, int on)
+{
+    c->unprepared = !on;
+}
+
+
+void
+tk_conn_lsn_reset(tk_conn_t *c)
+{
+    c->lsn[0] = '\0';
+}
+
+
+static const tk__stmt_t  tk__lsn_stmt = {
+    "tk_lsn", TK__LSN_SQL, 0
+};
+
+
+int
+tk_conn_write_lsn(tk_conn_t *c, char *buf, size_t len, tk_result_t *res)
+{
+    PGresult  *r;
+
+    if (c->lsn[0] == '\0') {
+        /* a write without a transaction of its own: it committed when it
+         * answered, so the end of the WAL now is past it */
+        r = tk__exec(c, &tk__lsn_stmt, NULL, res);
+        if (r == NULL) {
+            return res->code;
+        }
+
+        tk__keep_lsn(c, r);
+        PQclear(r);
+    }
+
+    snprintf(buf, len, "%s", c->lsn);
+    return TK_OK;
+}
+
+
+int
+tk_lsn_parse(const char *text, uint64_t *lsn)
+{
+    char                *end;
+    unsigned long long   hi, lo;
+
+    if (text == NULL || !isxdigit((unsigned char) *text)
+        || strlen(text) > 17)
+    {
+        return TK_EINVAL;
+    }
+
+    hi = strtoull(text, &end, 16);
+    if (*end != '/' || hi > 0xffffffffULL || end[1] == '\0'
+        || end[1] == '-' || end[1] == '+' || end[1] == ' ')
+    {
+        return TK_EINVAL;
+    }
+
+    lo = strtoull(end + 1, &end, 16);
+    if (*end != '\0' || lo > 0xffffffffULL) {
+        return TK_EINVAL;
+    }
+
+    *lsn = (uint64_t) hi << 32 | lo;
+    return TK_OK;
+}
+
+
+/* one statement: recovery, replayed up to, lag in ms (0 when caught up) */
+static const tk__stmt_t  tk__replica_stmt = {
+    "tk_replica",
+    "SELECT pg_is_in_recovery(),"
+    " coalesce(pg_last_wal_replay_lsn()::text, '0/0'),"
+    " CASE WHEN NOT pg_is_in_recovery() THEN 0"
+    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+    " AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0"
+    " ELSE coalesce((extract(epoch FROM clock_timestamp()"
+    " - pg_last_xact_replay_timestamp()) * 1000)::bigint,"
+    " 9223372036854775807) END",
+    0
+};
+
+/* a replica's state is asked again after this, or for a newer LSN */
+#define TK__REPLICA_RECHECK_MS  100
+
+
+static int64_t
+tk__now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int
+tk_conn_replica_check(tk_conn_t *c, const char *min_lsn, int64_t max_lag_ms,
+    tk_result_t *res)
+{
+    int64_t    now;
+    uint64_t   need;
+    PGresult  *r;
+
+    need = 0;
+    if (min_lsn != NULL && tk_lsn_parse(min_lsn, &need) != TK_OK) {
+        need = 0;
+    }
+
+    now = tk__now_ms();
+
+    if (c->pg == NULL || c->checked_ms == 0
+        || now - c->checked_ms >= TK__REPLICA_RECHECK_MS
+        || (!c->primary && c->replay_lsn < need)
+        || !tk__db_alive(c))
+    {
+        r = tk__exec(c, &tk__replica_stmt, NULL, res);
+        if (r == NULL) {
+            return res->code;
+        }
+
+        c->primary = tk__val(r, 0, 0) != NULL && *tk__val(r, 0, 0) == 'f';
+        if (tk_lsn_parse(tk__val(r, 0, 1), &c->replay_lsn) != TK_OK) {
+            c->replay_lsn = 0;
+        }
+        c->lag_ms = tk__val(r, 0, 2) ? strtoll(tk__val(r, 0, 2), NULL, 10)
+                                     : INT64_MAX;
+        c->checked_ms = now;
+        PQclear(r);
+    }
+
+    if (c->primary) {
+        return TK_OK;
+    }
+
+    if (c->replay_lsn < need) {
+        return tk__fail(res, TK_EUNAVAIL, "the replica has not replayed"
+                        " %s yet", min_lsn);
+    }
+
+    if (max_lag_ms > 0 && c->lag_ms > max_lag_ms) {
+        return tk__fail(res, TK_EUNAVAIL, "the replica lags %lld ms",
+                        (long long) c->lag_ms);
+    }
 
     return TK_OK;
 }

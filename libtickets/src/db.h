@@ -35,6 +35,15 @@ struct tk_conn_s {
     int                 committed;      /* ... and it did */
     int64_t             list_count_limit;   /* 0: count every match */
     int64_t             search_count_limit; /* the same with a search */
+    int                 unprepared;     /* tk_conn_set_prepared(c, 0) */
+    int                 pooled;         /* ... as found out: the same */
+    int                 tx_read_only;   /* the open transaction is */
+    char                lsn[32];        /* of the last commit, or "" */
+    /* a replica's state as last seen (tk_conn_replica_check) */
+    uint64_t            replay_lsn;
+    int64_t             lag_ms;
+    int64_t             checked_ms;     /* when, monotonic; 0: never */
+    int                 primary;        /* not in recovery */
     char                sqlstate[6];
     char                err[256];
 };

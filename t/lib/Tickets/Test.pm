@@ -380,8 +380,9 @@ sub conf {
         "    tickets_token_lifetime 1h;\n",
         ($opts{issuer} ? "    tickets_jwt_issuer $opts{issuer};\n" : ''),
         ($opts{audience} ? "    tickets_jwt_audience $opts{audience};\n" : '');
+    # db: another tickets_db than this instance's own database
     return nginx_conf(%opts, prefix => $self->{dir}, port => $self->{port},
-        db => $self->conninfo, tickets_conf => $keys);
+        db => $opts{db} // $self->conninfo, tickets_conf => $keys);
 }
 
 # nginx -t on the configuration: (ok, its output).
