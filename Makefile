@@ -5,6 +5,8 @@
 #   make run      start PostgreSQL and nginx with demo data on 127.0.0.1:$(PORT)
 #   make test     Check unit tests and prove HTTP tests
 #   make bench    wrk and pgbench at a million tickets (bench/run; wrk needed)
+#   make chaos    writes under worker kills, reloads, restarts (t/chaos.pl;
+#                 CHAOS_SECONDS, default 60; make test runs 15 s of it)
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -39,7 +41,7 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                libcurl4-openssl-dev check postgresql postgresql-contrib \
                pkg-config gcc make perl python3-aiosmtpd
 
-.PHONY: all lib ticketsctl module deps run test unit prove clean bench
+.PHONY: all lib ticketsctl module deps run test unit prove clean bench chaos
 
 all: lib ticketsctl module
 
@@ -124,6 +126,10 @@ run: deps
 bench: deps
 	$(MAKE) all
 	bench/run
+
+chaos: deps
+	$(MAKE) all
+	perl -It/lib t/chaos.pl
 
 clean:
 	rm -rf $(B)

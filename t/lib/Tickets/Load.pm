@@ -306,7 +306,8 @@ sub attempts {
 #   dup        acknowledged writes that are in it more than once
 #   unanswered attempts without a whole response (reset or timeout),
 #              as the list of those attempts, each with {present}: whether
-#              its write is in the database (undef for a read)
+#              this attempt wrote its write (a row of it whose transaction
+#              time is within the attempt; undef for a read)
 #   errors     answers that are neither 2xx nor an expected 503/5xx
 #   by_outcome counts per outcome, by_status per status
 sub account {
@@ -315,27 +316,30 @@ sub account {
     my $p = $self->{prefix};
     my @a = $self->attempts;
 
-    my %tickets = map { my ($title, $n) = split /\|/; $title => $n }
-        $t->psql("SELECT title, count(*) FROM tickets WHERE title LIKE "
-            . Tickets::Test::quote("$p-c%") . " GROUP BY title");
-    my %replies = map { my ($m, $n) = split /\|/; $m => $n }
-        $t->psql("SELECT message, count(*) FROM conversations WHERE message"
-            . " LIKE " . Tickets::Test::quote("$p-c%") . " GROUP BY message");
+    # each write's rows: key => [the epoch of each row's transaction]
+    my %in = (register => {}, reply => {}, update => {});
+    for ($t->psql("SELECT title, extract(epoch FROM created_on) FROM tickets"
+            . " WHERE title LIKE " . Tickets::Test::quote("$p-c%"))) {
+        my ($k, $e) = split /\|/;
+        push @{$in{register}{$k}}, $e;
+    }
+    for ($t->psql("SELECT message, extract(epoch FROM created_on) FROM"
+            . " conversations WHERE message LIKE "
+            . Tickets::Test::quote("$p-c%"))) {
+        my ($k, $e) = split /\|/;
+        push @{$in{reply}{$k}}, $e;
+    }
     my %date_of;
     for (@a) {
         next unless $_->{op} eq 'update' && $_->{key} =~ /-c(\d+)-u(\d+)$/;
         $date_of{$self->due_date($1, $2)} = $_->{key};
     }
-    my %updates;
-    for ($t->psql("SELECT h.new_value, count(*) FROM history h WHERE"
-            . " h.field = 'dueDate' AND h.ticket_id IN ("
-            . join(',', 0, @{$self->{tickets} // []}) . ')'
-            . " GROUP BY h.new_value")) {
-        my ($v, $n) = split /\|/;
-        $updates{$date_of{$v}} = $n if defined $date_of{$v};
+    for ($t->psql("SELECT h.new_value, extract(epoch FROM h.changed_on) FROM"
+            . " history h WHERE h.field = 'dueDate' AND h.ticket_id IN ("
+            . join(',', 0, @{$self->{tickets} // []}) . ')')) {
+        my ($v, $e) = split /\|/;
+        push @{$in{update}{$date_of{$v}}}, $e if defined $date_of{$v};
     }
-    my %in = (register => \%tickets, reply => \%replies,
-        update => \%updates);
 
     my %acc = (acked => 0, lost => [], dup => [], unanswered => [],
         errors => [], by_outcome => {}, by_status => {}, attempts => \@a,
@@ -347,8 +351,11 @@ sub account {
         $acc{reads}++ if $x->{op} eq 'get' && $x->{outcome} eq 'answer'
             && $x->{status} == 200;
         if ($x->{outcome} eq 'reset' || $x->{outcome} eq 'timeout') {
-            $x->{present} = $in{$x->{op}} ? ($in{$x->{op}}{$x->{key}} // 0)
-                : undef;
+            # whether this attempt wrote it (not a retry of it): the
+            # transaction's time falls within the attempt
+            $x->{present} = $in{$x->{op}} ? scalar grep {
+                    $_ >= $x->{t0} - 0.01 && $_ <= $x->{t1} + 0.01 }
+                @{$in{$x->{op}}{$x->{key}} // []} : undef;
             push @{$acc{unanswered}}, $x;
             next;
         }
@@ -361,7 +368,7 @@ sub account {
     }
     for my $k (sort keys %acked) {
         my $x = $acked{$k};
-        my $n = $in{$x->{op}}{$x->{key}} // 0;
+        my $n = @{$in{$x->{op}}{$x->{key}} // []};
         push @{$acc{lost}}, $x if $n == 0;
         push @{$acc{dup}}, $x if $n > 1;
     }
@@ -369,10 +376,12 @@ sub account {
     return \%acc;
 }
 
+# An attempt in a line; times relative to $base when given.
 sub describe {
-    my ($x) = @_;
+    my ($x, $base) = @_;
+    $base //= 0;
     return sprintf '%s %s try %d at %.3f-%.3f: %s%s%s', $x->{op}, $x->{key},
-        $x->{try}, $x->{t0}, $x->{t1}, $x->{outcome},
+        $x->{try}, $x->{t0} - $base, $x->{t1} - $base, $x->{outcome},
         defined $x->{status} ? " $x->{status}" : '',
         $x->{err} ? " ($x->{err})" : '';
 }
