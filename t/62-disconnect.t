@@ -32,7 +32,8 @@ sub register_body {
         TicketStatusId => 1, TicketType => 'Incident');
 }
 
-# A request written whole (or its first $cut bytes), on a socket kept open.
+# A request written whole (or but its last $o{short} bytes), on a socket
+# kept open.
 sub send_request {
     my ($path, $body, %o) = @_;
     my $req = "POST $path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
@@ -40,7 +41,7 @@ sub send_request {
         . "Content-Type: application/x-www-form-urlencoded\r\n"
         . ($o{key} ? "Idempotency-Key: $o{key}\r\n" : '')
         . "Content-Length: " . length($body) . "\r\n\r\n" . $body;
-    $req = substr $req, 0, $o{cut} if defined $o{cut};
+    $req = substr $req, 0, length($req) - $o{short} if $o{short};
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
         Proto => 'tcp') or die "connect: $!";
     print $s $req;
@@ -113,14 +114,15 @@ my $id = do {
 
 # 1. Before the body is complete: nothing runs, nothing is stored.
 {
-    my $body = register_body('Cut short');
-    my $s = send_request('/api/TicketsApi/register', $body,
-        cut => length($body) - 10 + 200);
+    my $s = send_request('/api/TicketsApi/register',
+        register_body('Cut short'), short => 10);
     sleep 0.3;
     close $s;
     sleep 0.3;
     is scalar $t->psql("SELECT count(*) FROM tickets WHERE title ="
         . " 'Cut short'"), 0, 'body cut short: nothing stored';
+    like $t->error_log, qr/client prematurely closed connection/,
+        'body cut short: nginx saw the body end early';
     healthy('body cut short');
 }
 
