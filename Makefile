@@ -7,6 +7,8 @@
 #   make bench    wrk and pgbench at a million tickets (bench/run; wrk needed)
 #   make install  PREFIX=/usr/local DESTDIR=... (see docs/deploy.md); uninstall
 #   make deb      the Debian packages into build/deb (dpkg-buildpackage)
+#   make chaos    writes under worker kills, reloads, restarts (t/chaos.pl;
+#                 CHAOS_SECONDS, default 60; make test runs 15 s of it)
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -60,7 +62,7 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                pgbouncer
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench \
-        install install-lib install-ctl install-module uninstall deb
+        install install-lib install-ctl install-module uninstall deb chaos
 
 all: lib ticketsctl module
 
@@ -208,6 +210,10 @@ deb:
 	    | xargs -0 cp -a --parents -t $(B)/deb/src
 	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b
 	@ls -l $(B)/deb/*.deb
+
+chaos: deps
+	$(MAKE) all
+	perl -It/lib t/chaos.pl
 
 clean:
 	rm -rf $(B)

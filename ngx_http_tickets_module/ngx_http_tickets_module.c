@@ -15,6 +15,7 @@
 
 #include <tickets.h>
 #include "ngx_http_tickets_form.h"
+#include "ngx_http_tickets_inflight.h"
 #include "ngx_http_tickets_jobs.h"
 #include "ngx_http_tickets_fleet.h"
 
@@ -137,6 +138,11 @@ typedef struct {
     unsigned                    replica:1;  /* the read was served there */
 
     tk_result_t                 res;
+
+    /* the task: posted and not done yet; its client went away */
+    tk_cancel_t                *cancel;
+    unsigned                    in_task:1;
+    unsigned                    cancelled:1;
 } ngx_http_tickets_ctx_t;
 
 
@@ -167,6 +173,10 @@ static ngx_int_t ngx_http_tickets_links(ngx_http_request_t *r,
 static int ngx_http_tickets_token(ngx_http_tickets_ctx_t *ctx,
     tk_conn_t *conn, tk_form_t *form);
 static void ngx_http_tickets_task_done(ngx_event_t *ev);
+static void ngx_http_tickets_check_client(ngx_http_request_t *r);
+static void ngx_http_tickets_cancel(ngx_http_tickets_ctx_t *ctx);
+static void ngx_http_tickets_request_cleanup(void *data);
+static void ngx_http_tickets_cancel_free(void *data);
 static ngx_int_t ngx_http_tickets_respond(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx);
 static ngx_uint_t ngx_http_tickets_wants_json(ngx_http_request_t *r);
@@ -886,8 +896,10 @@ ngx_http_tickets_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
 {
-    ngx_table_elt_t    *h;
-    ngx_thread_task_t  *task;
+    ngx_table_elt_t     *h;
+    ngx_thread_task_t   *task;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_cleanup_t  *hcln;
 
     h = ngx_http_tickets_header_in(r, "Idempotency-Key", 15);
     if (h != NULL && h->value.len) {
@@ -927,6 +939,20 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
         ctx->wants_json = ngx_http_tickets_wants_json(r);
     }
 
+    /* the request pool outlives the task: its cleanup frees the handle */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    hcln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL || hcln == NULL
+        || tk_cancel_new(&ctx->cancel) != TK_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_tickets_cancel_free;
+    cln->data = ctx->cancel;
+    hcln->handler = ngx_http_tickets_request_cleanup;
+    hcln->data = ctx;
+
     task = ngx_thread_task_alloc(r->pool, 0);
     if (task == NULL) {
         return NGX_ERROR;
@@ -944,7 +970,127 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     r->main->blocked++;
     r->aio = 1;
 
+    ctx->in_task = 1;
+    ngx_http_tickets_inflight_add();
+
+    /* a client that goes away meanwhile is noticed (not while nginx
+     * discards a body: that has its own handler) */
+    if (r->read_event_handler == ngx_http_block_reading) {
+        r->read_event_handler = ngx_http_tickets_check_client;
+    }
+
     return NGX_OK;
+}
+
+
+/*
+ * The read handler while the task runs, as the upstream module checks for
+ * a broken client connection: EOF or an error on the socket means the
+ * client is gone (a client that only shuts down its sending side counts
+ * as gone too, as with proxy_ignore_client_abort off), and its statement
+ * is cancelled.  Data means a pipelined request: the client is there.
+ */
+static void
+ngx_http_tickets_check_client(ngx_http_request_t *r)
+{
+    int                      n;
+    char                     buf[1];
+    ngx_err_t                err;
+    ngx_event_t             *rev;
+    ngx_connection_t        *c;
+    ngx_http_tickets_ctx_t  *ctx;
+
+    c = r->connection;
+    rev = c->read;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tickets_module);
+
+    if (ctx == NULL || !ctx->in_task || ctx->cancelled) {
+        return;
+    }
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return;
+    }
+#endif
+
+    err = 0;
+
+    if (!c->error) {
+
+#if (NGX_HAVE_EPOLLRDHUP)
+        if ((ngx_event_flags & NGX_USE_EPOLL_EVENT) && ngx_use_epoll_rdhup) {
+            if (!rev->pending_eof) {
+                return;
+            }
+
+        } else
+#endif
+        {
+            n = recv(c->fd, buf, 1, MSG_PEEK);
+            err = ngx_socket_errno;
+
+            if (n > 0 || (n == -1 && err == NGX_EAGAIN)) {
+                if (n > 0 && (ngx_event_flags & NGX_USE_LEVEL_EVENT)
+                    && rev->active)
+                {
+                    (void) ngx_del_event(rev, NGX_READ_EVENT, 0);
+                }
+
+                return;
+            }
+
+            if (n == 0) {
+                err = 0;
+            }
+        }
+    }
+
+    if ((ngx_event_flags & NGX_USE_LEVEL_EVENT) && rev->active) {
+        (void) ngx_del_event(rev, NGX_READ_EVENT, 0);
+    }
+
+    rev->eof = 1;
+    c->error = 1;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, err,
+                  "tickets: client closed the connection, its request "
+                  "is cancelled, request id %V", &ctx->request_id);
+
+    ngx_http_tickets_cancel(ctx);
+}
+
+
+static void
+ngx_http_tickets_cancel(ngx_http_tickets_ctx_t *ctx)
+{
+    if (!ctx->in_task || ctx->cancelled) {
+        return;
+    }
+
+    ctx->cancelled = 1;
+    ngx_http_tickets_cancel_post(ctx->cancel,
+                                 ctx->request->connection->log);
+}
+
+
+/*
+ * The request is terminated (worker_shutdown_timeout closed its
+ * connection, ...) or freed: a task still in flight is cancelled.
+ */
+static void
+ngx_http_tickets_request_cleanup(void *data)
+{
+    ngx_http_tickets_ctx_t  *ctx = data;
+
+    ngx_http_tickets_cancel(ctx);
+}
+
+
+static void
+ngx_http_tickets_cancel_free(void *data)
+{
+    tk_cancel_unref(data);
 }
 
 
@@ -971,7 +1117,9 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
                                                min_lsn,
                                                ctx->conf->read_max_lag);
         if (rconn != NULL) {
+            tk_conn_set_cancel(rconn, ctx->cancel);
             ctx->res.code = ngx_http_tickets_run(ctx, rconn);
+            tk_conn_set_cancel(rconn, NULL);
 
             if (ctx->res.code != TK_EUNAVAIL && ctx->res.code != TK_EAUTH) {
                 ctx->replica = 1;
@@ -992,7 +1140,9 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
 
     tk_conn_lsn_reset(conn);
 
+    tk_conn_set_cancel(conn, ctx->cancel);
     ctx->res.code = ngx_http_tickets_run(ctx, conn);
+    tk_conn_set_cancel(conn, NULL);
 
     if (read || ctx->conf->db_read_c == NULL || ctx->res.code < TK_OK
         || ctx->route->op == NGX_HTTP_TICKETS_OP_HEALTH
@@ -1447,11 +1597,32 @@ ngx_http_tickets_task_done(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
 
-    rc = ngx_http_tickets_respond(r, ctx);
+    ctx->in_task = 0;
+    ngx_http_tickets_inflight_done();
+
+    if (r->read_event_handler == ngx_http_tickets_check_client) {
+        r->read_event_handler = ngx_http_block_reading;
+    }
 
     if (ctx->res.outbox > 0) {
         ngx_http_tickets_jobs_kick();
     }
+
+    if (c->error || ctx->cancelled) {
+        /* nobody to answer: a write is whole or absent, never half */
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "tickets: the connection is gone, the answer (%s) "
+                      "dropped, request id %V", tk_strerror(ctx->res.code),
+                      &ctx->request_id);
+
+        tk_result_clear(&ctx->res);
+
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    rc = ngx_http_tickets_respond(r, ctx);
 
     tk_result_clear(&ctx->res);
 

@@ -35,6 +35,7 @@ extern "C" {
 #define TK_EUNAVAIL     -8      /* 503: the database is unavailable */
 #define TK_EINTERNAL    -9      /* 500 */
 #define TK_ETHROTTLED   -10     /* 429 */
+#define TK_ECANCELED    -11     /* the caller cancelled it (tk_cancel_t) */
 
 const char *tk_strerror(int code);
 
@@ -185,6 +186,44 @@ int tk_lsn_parse(const char *text, uint64_t *lsn);
  */
 int tk_conn_replica_check(tk_conn_t *conn, const char *min_lsn,
     int64_t max_lag_ms, tk_result_t *res);
+
+
+/*
+ * Cancellation, for a caller whose work has become pointless (its client
+ * went away): a tk_cancel_t, thread-safe and reference counted, attached
+ * to a connection by the thread that uses the connection.  Once it is
+ * cancelled, what runs on that connection stops: the statement running on
+ * the server is interrupted (tk_cancel_interrupt), no further statement is
+ * sent, the operation returns TK_ECANCELED and its transaction is rolled
+ * back, so that a write is either whole or absent; the connection stays
+ * usable for the next operation.
+ */
+typedef struct tk_cancel_s  tk_cancel_t;
+
+/* a new handle holding one reference: TK_OK or TK_ENOMEM */
+int tk_cancel_new(tk_cancel_t **cancel);
+tk_cancel_t *tk_cancel_ref(tk_cancel_t *cancel);
+/* any thread; the last reference frees it */
+void tk_cancel_unref(tk_cancel_t *cancel);
+/*
+ * In the connection's thread, between operations: the operations that
+ * follow can be cancelled through cancel (the connection holds a
+ * reference), until another handle or NULL is set.  Detaching waits for a
+ * tk_cancel_interrupt() in progress on it, so that none reaches the
+ * connection's next operation.
+ */
+void tk_conn_set_cancel(tk_conn_t *conn, tk_cancel_t *cancel);
+/* Any thread, never blocks: marks it cancelled; the operation stops at
+ * its next statement. */
+void tk_cancel_request(tk_cancel_t *cancel);
+/*
+ * Any thread: marks it cancelled and, when it is attached to a connection,
+ * asks the server to interrupt the statement running there (PQcancel).
+ * Blocks for a connection to the server: not for an event loop.  TK_OK,
+ * or TK_EUNAVAIL when the server could not be asked.
+ */
+int tk_cancel_interrupt(tk_cancel_t *cancel);
+int tk_cancel_requested(const tk_cancel_t *cancel);
 
 
 /* Schema migrations: applies each NNN_*.sql of dir not yet recorded, each

@@ -73,6 +73,12 @@ tk_conn_close(tk_conn_t *c)
         return;
     }
 
+    tk_conn_set_cancel(c, NULL);
+
+    if (c->pgcancel != NULL) {
+        PQfreeCancel(c->pgcancel);
+    }
+
     if (c->pg != NULL) {
         PQfinish(c->pg);
     }
@@ -92,6 +98,15 @@ tk_conn_error(const tk_conn_t *c)
 static void
 tk__db_drop(tk_conn_t *c)
 {
+    if (c->pgcancel != NULL) {
+        if (c->cancel != NULL) {
+            tk__cancel_attach(c->cancel, NULL);
+        }
+
+        PQfreeCancel(c->pgcancel);
+        c->pgcancel = NULL;
+    }
+
     if (c->pg != NULL) {
         PQfinish(c->pg);
         c->pg = NULL;
@@ -287,6 +302,13 @@ tk__db_ready(tk_conn_t *c, tk_result_t *res)
 
     PQsetNoticeProcessor(c->pg, tk__db_notice, NULL);
 
+    /* NULL only when out of memory: then it cannot be interrupted */
+    c->pgcancel = PQgetCancel(c->pg);
+
+    if (c->cancel != NULL) {
+        tk__cancel_attach(c->cancel, c->pgcancel);
+    }
+
     return TK_OK;
 }
 
@@ -317,6 +339,14 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
 
     if (r != NULL) {
         PQclear(r);
+    }
+
+    /* query_canceled: by tk_cancel_interrupt(), or statement_timeout */
+    if (strcmp(c->sqlstate, "57014") == 0 && c->cancel != NULL
+        && tk_cancel_requested(c->cancel))
+    {
+        tk__fail(res, TK_ECANCELED, "cancelled: %s", c->err);
+        return NULL;
     }
 
     if (PQstatus(c->pg) != CONNECTION_OK
@@ -355,12 +385,28 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
 }
 
 
+/* Nothing more is sent for a caller that cancelled. */
+static int
+tk__db_cancelled(tk_conn_t *c, tk_result_t *res)
+{
+    if (c->cancel != NULL && tk_cancel_requested(c->cancel)) {
+        return tk__fail(res, TK_ECANCELED, "cancelled");
+    }
+
+    return TK_OK;
+}
+
+
 /* Before a statement: TK_OK when there is a connection to send it on,
  * else the error in res. */
 static int
 tk__db_use(tk_conn_t *c, tk_result_t *res)
 {
     c->sqlstate[0] = '\0';
+
+    if (tk__db_cancelled(c, res) != TK_OK) {
+        return res->code;
+    }
 
     if (!c->in_tx && tk__db_ready(c, res) != TK_OK) {
         return res->code;
@@ -696,6 +742,10 @@ tk__begin_deferred_as(tk_conn_t *c, const char *begin, tk_result_t *res)
     c->sqlstate[0] = '\0';
     c->begin_sql = begin;
 
+    if (tk__db_cancelled(c, res) != TK_OK) {
+        return res->code;
+    }
+
     /* connected (or reconnected) now: no statement of it has run yet */
     if (tk__db_ready(c, res) != TK_OK) {
         return res->code;
@@ -749,6 +799,7 @@ tk__commit(tk_conn_t *c, tk_result_t *res)
 void
 tk__rollback(tk_conn_t *c)
 {
+    int        i;
     PGresult  *r;
 
     c->commit_next = 0;
@@ -766,7 +817,17 @@ tk__rollback(tk_conn_t *c)
         return;
     }
 
-    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+    /*
+     * A cancel (tk_cancel_interrupt) may land on the ROLLBACK itself and
+     * leave the transaction open: once more then, the cancel is spent.
+     */
+    for (i = 0; i < 3; i++) {
+        if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK
+            || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+        {
+            break;
+        }
+
         r = PQexec(c->pg, "ROLLBACK");
         if (r != NULL) {
             PQclear(r);

@@ -25,6 +25,8 @@ typedef struct {
 
 struct tk_conn_s {
     PGconn             *pg;
+    PGcancel           *pgcancel;       /* of pg, made when it connects */
+    tk_cancel_t        *cancel;         /* attached by the caller, or NULL */
     char               *conninfo;
     const tk__stmt_t   *prepared[TK__MAX_PREPARED];
     int                 nprepared;
@@ -47,6 +49,10 @@ struct tk_conn_s {
     char                sqlstate[6];
     char                err[256];
 };
+
+
+/* cancel.c: the PGcancel the handle uses (NULL: none), under its lock */
+void tk__cancel_attach(tk_cancel_t *cancel, PGcancel *pg);
 
 
 /* Connects, or reconnects when the server went away.  TK_OK or

@@ -50,6 +50,7 @@ tk_strerror(int code)
     case TK_EUNAVAIL:      return "database unavailable";
     case TK_EINTERNAL:     return "internal error";
     case TK_ETHROTTLED:    return "too many requests";
+    case TK_ECANCELED:     return "cancelled";
     default:               return "unknown error";
     }
 }
