@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "result.h"
@@ -15,6 +16,33 @@
 
 static int tk__begin_deferred_as(tk_conn_t *c, const char *begin,
     tk_result_t *res);
+
+
+/* The time spent waiting on the server, for tk_conn_stats(). */
+static uint64_t
+tk__now_ns(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+
+static void
+tk__waited(tk_conn_t *c, uint64_t since)
+{
+    c->stats.db_ns += tk__now_ns() - since;
+    c->stats.round_trips++;
+}
+
+
+static void
+tk__count_error(tk_conn_t *c, const char *sqlstate)
+{
+    c->stats.errors++;
+    snprintf(c->stats.sqlstate, sizeof(c->stats.sqlstate), "%s", sqlstate);
+}
 
 
 int
@@ -61,6 +89,13 @@ const char *
 tk_conn_error(const tk_conn_t *c)
 {
     return c->err;
+}
+
+
+void
+tk_conn_stats(const tk_conn_t *c, tk_conn_stats_t *stats)
+{
+    *stats = c->stats;
 }
 
 
@@ -121,6 +156,7 @@ tk__db_ready(tk_conn_t *c, tk_result_t *res)
     static const char  *keys[] = { "dbname", "connect_timeout",
                                    "application_name", NULL };
     const char         *vals[4];
+    uint64_t            t;
 
     if (c->pg != NULL && tk__db_alive(c)) {
         return TK_OK;
@@ -134,9 +170,12 @@ tk__db_ready(tk_conn_t *c, tk_result_t *res)
     vals[2] = "ngx_tickets";
     vals[3] = NULL;
 
+    t = tk__now_ns();
     c->pg = PQconnectdbParams(keys, vals, 1);
+    tk__waited(c, t);
 
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        tk__count_error(c, "08001");
         snprintf(c->err, sizeof(c->err), "%s",
                  c->pg ? PQerrorMessage(c->pg) : "out of memory");
         tk__db_drop(c);
@@ -146,6 +185,10 @@ tk__db_ready(tk_conn_t *c, tk_result_t *res)
     }
 
     PQsetNoticeProcessor(c->pg, tk__db_notice, NULL);
+
+    if (c->stats.connects++ > 0) {
+        c->stats.reconnects++;
+    }
 
     return TK_OK;
 }
@@ -178,6 +221,10 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
     if (r != NULL) {
         PQclear(r);
     }
+
+    tk__count_error(c, c->sqlstate[0] ? c->sqlstate
+                       : PQstatus(c->pg) != CONNECTION_OK ? "08006"
+                       : "XX000");
 
     if (PQstatus(c->pg) != CONNECTION_OK
         || strncmp(c->sqlstate, "57P", 3) == 0
@@ -241,6 +288,7 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     PGresult        *r, *mine, *err, *extra;
     ExecStatusType   s;
     int              begin, commit, prepare, ok, i, n, which[4];
+    uint64_t         t;
 
     enum { TK__P_BEGIN, TK__P_PREPARE, TK__P_STMT, TK__P_COMMIT };
 
@@ -253,6 +301,8 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     if (!PQenterPipelineMode(c->pg)) {
         return tk__failed(c, NULL, res);
     }
+
+    t = tk__now_ns();
 
     n = 0;
     ok = 1;
@@ -346,7 +396,11 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         }
     }
 
+    tk__waited(c, t);
+
     if (!ok || !PQexitPipelineMode(c->pg)) {
+        tk__count_error(c, "08006");
+
         if (mine != NULL) {
             PQclear(mine);
         }
@@ -377,6 +431,7 @@ PGresult *
 tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, tk_result_t *res)
 {
+    uint64_t   t;
     PGresult  *r;
 
     if (tk__db_use(c, res) != TK_OK) {
@@ -394,7 +449,10 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
             return tk__exec_unprepared(c, st, v, res);
         }
 
+        t = tk__now_ns();
         r = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+        tk__waited(c, t);
+
         if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
             return tk__failed(c, r, res);
         }
@@ -403,8 +461,11 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         c->prepared[c->nprepared++] = st;
     }
 
-    return tk__db_result(c, PQexecPrepared(c->pg, st->name, st->nparams, v,
-                                           lengths, formats, 0), res);
+    t = tk__now_ns();
+    r = PQexecPrepared(c->pg, st->name, st->nparams, v, lengths, formats, 0);
+    tk__waited(c, t);
+
+    return tk__db_result(c, r, res);
 }
 
 
@@ -412,6 +473,9 @@ PGresult *
 tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
     const char *const *v, tk_result_t *res)
 {
+    uint64_t   t;
+    PGresult  *r;
+
     if (tk__db_use(c, res) != TK_OK) {
         return NULL;
     }
@@ -420,8 +484,11 @@ tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
         return tk__exec_pipelined(c, st, v, NULL, NULL, 0, res);
     }
 
-    return tk__db_result(c, PQexecParams(c->pg, st->sql, st->nparams, NULL,
-                                         v, NULL, NULL, 0), res);
+    t = tk__now_ns();
+    r = PQexecParams(c->pg, st->sql, st->nparams, NULL, v, NULL, NULL, 0);
+    tk__waited(c, t);
+
+    return tk__db_result(c, r, res);
 }
 
 
@@ -443,6 +510,7 @@ tk__sqlstate(const tk_conn_t *c)
 int
 tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
 {
+    uint64_t   t;
     PGresult  *r;
 
     if (tk__db_use(c, res) != TK_OK) {
@@ -452,7 +520,10 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
     /* a deferred BEGIN comes first */
     if (c->begin_pending) {
         c->begin_pending = 0;
-        r = tk__db_result(c, PQexec(c->pg, c->begin_sql), res);
+        t = tk__now_ns();
+        r = PQexec(c->pg, c->begin_sql);
+        tk__waited(c, t);
+        r = tk__db_result(c, r, res);
         if (r == NULL) {
             c->in_tx = 0;
             return res->code;
@@ -460,7 +531,10 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
         PQclear(r);
     }
 
-    r = tk__db_result(c, PQexec(c->pg, sql), res);
+    t = tk__now_ns();
+    r = PQexec(c->pg, sql);
+    tk__waited(c, t);
+    r = tk__db_result(c, r, res);
     if (r == NULL) {
         return res->code;
     }
@@ -556,6 +630,7 @@ tk__commit(tk_conn_t *c, tk_result_t *res)
 void
 tk__rollback(tk_conn_t *c)
 {
+    uint64_t   t;
     PGresult  *r;
 
     c->commit_next = 0;
@@ -574,7 +649,9 @@ tk__rollback(tk_conn_t *c)
     }
 
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK) {
+        t = tk__now_ns();
         r = PQexec(c->pg, "ROLLBACK");
+        tk__waited(c, t);
         if (r != NULL) {
             PQclear(r);
         }

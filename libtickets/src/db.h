@@ -37,6 +37,7 @@ struct tk_conn_s {
     int64_t             search_count_limit; /* the same with a search */
     char                sqlstate[6];
     char                err[256];
+    tk_conn_stats_t     stats;          /* tk_conn_stats() */
 };
 
 
