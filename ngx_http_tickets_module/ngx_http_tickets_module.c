@@ -16,6 +16,7 @@
 #include <tickets.h>
 #include "ngx_http_tickets_form.h"
 #include "ngx_http_tickets_jobs.h"
+#include "ngx_http_tickets_metrics.h"
 
 
 #if !(NGX_THREADS)
@@ -124,6 +125,7 @@ typedef struct {
     ngx_uint_t                  nsegs;
 
     tk_result_t                 res;
+    ngx_http_tickets_metrics_req_t  *metrics;
 } ngx_http_tickets_ctx_t;
 
 
@@ -379,6 +381,16 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
 };
 
 
+/* the "operation" label of the metrics, in the order of the enum */
+static const char  *ngx_http_tickets_op_names[] = {
+    "health", "token", "ticket_get", "metadata", "appmetadata", "register",
+    "update", "forward", "reply", "close", "resolve", "confirm", "reopen",
+    "note", "conversations", "history", "delete", "new", "list_by_user",
+    "reqreply", "attachment", "tasks", "task_create", "task_complete",
+    "escalate", "list"
+};
+
+
 static ngx_str_t  ngx_http_tickets_json_type =
     ngx_string("application/json; charset=utf-8");
 static ngx_str_t  ngx_http_tickets_problem_type =
@@ -416,6 +428,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
     ctx->conf = tlcf;
     tk_result_init(&ctx->res);
     ngx_http_set_ctx(r, ctx, ngx_http_tickets_module);
+    ctx->metrics = ngx_http_tickets_metrics_begin(r);
 
     if (ngx_http_tickets_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -453,6 +466,9 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
 
     ctx->route = route;
     ctx->id = id;
+    ngx_http_tickets_metrics_route(ctx->metrics,
+                                   route - ngx_http_tickets_routes,
+                                   route->op);
 
     /* NGX_DECLINED from these: nothing was answered, go on */
 
@@ -670,9 +686,12 @@ ngx_http_tickets_authenticate(ngx_http_request_t *r,
                           &ctx->claims, &why)
             == TK_OK)
         {
+            ngx_http_tickets_metrics_user(ctx->metrics, ctx->claims.sub);
             return NGX_DECLINED;
         }
     }
+
+    ngx_http_tickets_metrics_refused(r, why);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "tickets: 401 %s, request id %V", why, &ctx->request_id);
@@ -876,7 +895,10 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     task->event.data = ctx;
     task->event.handler = ngx_http_tickets_task_done;
 
+    ngx_http_tickets_metrics_queued(ctx->metrics);
+
     if (ngx_thread_task_post(ctx->conf->pool, task) != NGX_OK) {
+        ngx_http_tickets_metrics_overload(r);
         return NGX_ERROR;
     }
 
@@ -896,12 +918,42 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
     tk_conn_t  *conn;
 
     conn = ngx_http_tickets_thread_conn(ctx->conf->db_c);
+    ngx_http_tickets_metrics_task_start(ctx->metrics, conn);
+
     if (conn == NULL) {
         ctx->res.code = TK_ENOMEM;
         return;
     }
 
     ctx->res.code = ngx_http_tickets_run(ctx, conn);
+    ngx_http_tickets_metrics_task_end(ctx->metrics, conn);
+}
+
+
+/* For the metrics (ngx_http_tickets_metrics.h). */
+ngx_str_t *
+ngx_http_tickets_route_pattern(ngx_uint_t i)
+{
+    if (i >= sizeof(ngx_http_tickets_routes)
+             / sizeof(ngx_http_tickets_routes[0]))
+    {
+        return NULL;
+    }
+
+    return &ngx_http_tickets_routes[i].pattern;
+}
+
+
+const char *
+ngx_http_tickets_op_name(ngx_uint_t op)
+{
+    if (op >= sizeof(ngx_http_tickets_op_names)
+              / sizeof(ngx_http_tickets_op_names[0]))
+    {
+        return NULL;
+    }
+
+    return ngx_http_tickets_op_names[op];
 }
 
 
@@ -1301,6 +1353,10 @@ ngx_http_tickets_task_done(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    ngx_http_tickets_metrics_task_done(r, ctx->metrics, ctx->res.code,
+                               ctx->route->op == NGX_HTTP_TICKETS_OP_TOKEN,
+                               ctx->route->auth);
 
     rc = ngx_http_tickets_respond(r, ctx);
 
