@@ -131,6 +131,8 @@ typedef struct {
     char                       *db;
     int                         rc;
     int                         n;
+    tk_conn_stats_t             before;
+    tk_conn_stats_t             after;
     tk_outbox_stats_t           outbox[TK_OUTBOX_CHANNELS];
     tk_result_t                 res;
 } ngx_http_tickets_metrics_scrape_t;
@@ -775,8 +777,10 @@ ngx_http_tickets_metrics_scrape_task(void *data, ngx_log_t *log)
         return;
     }
 
+    tk_conn_stats(conn, &sc->before);
     sc->rc = tk_outbox_stats(conn, sc->outbox, TK_OUTBOX_CHANNELS, &sc->n,
                              &sc->res);
+    tk_conn_stats(conn, &sc->after);
 }
 
 
@@ -796,6 +800,8 @@ ngx_http_tickets_metrics_scrape_done(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    ngx_http_tickets_metrics_db(&sc->before, &sc->after);
 
     if (sc->rc < 0) {
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
@@ -1405,7 +1411,8 @@ ngx_http_tickets_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
     sh->nops = mcf->nops;
     sh->created = (ngx_atomic_uint_t) ngx_time();
 
-    /* what does not fit is counted, not kept */
+    /* what does not fit is counted, not kept (nor logged at crit) */
+    shpool->log_nomem = 0;
 
     size = mcf->nlabels * NGX_HTTP_TICKETS_METRICS_METHODS
            * NGX_HTTP_TICKETS_METRICS_CLASSES;
