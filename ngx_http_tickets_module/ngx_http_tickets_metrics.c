@@ -1347,20 +1347,27 @@ ngx_http_tickets_metrics_add_variables(ngx_conf_t *cf)
 /* Configuration ---------------------------------------------------------- */
 
 
+/*
+ * The log phase handler goes first, before the access log's: a request
+ * that is in the access log is counted.
+ */
 static ngx_int_t
 ngx_http_tickets_metrics_init(ngx_conf_t *cf)
 {
+    ngx_array_t                *a;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    a = &cmcf->phases[NGX_HTTP_LOG_PHASE].handlers;
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
-    if (h == NULL) {
+    if (ngx_array_push(a) == NULL) {
         return NGX_ERROR;
     }
 
-    *h = ngx_http_tickets_metrics_log;
+    h = a->elts;
+    ngx_memmove(&h[1], &h[0], (a->nelts - 1) * sizeof(ngx_http_handler_pt));
+    h[0] = ngx_http_tickets_metrics_log;
 
     return NGX_OK;
 }

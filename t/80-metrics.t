@@ -206,17 +206,21 @@ sub histogram_errors {
 
 # Helpers ------------------------------------------------------------------
 
-# A request on a connection of its own, read to its end: nginx closes the
-# connection after the log phase, so the request is counted when this
-# returns.
+# A request on a connection of its own, with a request id of its own.
+# It returns when the request is in the access log: the metrics count a
+# request before the access log writes it (their log phase handler goes
+# first), so it is counted then.
+my $rid = 0;
 sub raw {
     my ($method, $path, %o) = @_;
+    my $inst = $o{inst} // $t;
+    my $id = 'metrics-' . ++$rid;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-        PeerPort => $t->port, Proto => 'tcp', Timeout => 10)
+        PeerPort => $inst->port, Proto => 'tcp', Timeout => 10)
         or die "connect: $!";
     my $body = $o{body} // '';
     my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
-        . "Connection: close\r\n"
+        . "Connection: close\r\nX-Request-Id: $id\r\n"
         . ($o{token} ? "Authorization: Bearer $o{token}\r\n" : '')
         . ($o{type} ? "Content-Type: $o{type}\r\n" : '')
         . (length $body || $method eq 'POST'
@@ -226,8 +230,22 @@ sub raw {
     local $/;
     my $resp = <$s> // '';
     close $s;
+    logged($inst, $id);
     my ($status) = $resp =~ m{^HTTP/1\.1 (\d{3})};
     return $status // 0;
+}
+
+# Waits (10 s at most) until the access log has the request ids.
+sub logged {
+    my ($inst, @ids) = @_;
+    my $until = time + 10;
+    while (time < $until) {
+        my $log = Tickets::Test::_slurp($inst->dir . '/access.log');
+        return 1 unless grep { $log !~ /rid=\Q$_\E$/m } @ids;
+        sleep 0.01;
+    }
+    diag "not in the access log: @ids";
+    return 0;
 }
 
 sub scrape {
@@ -476,6 +494,53 @@ is value($again, 'tickets_http_requests_total', route => $id_route,
     ($ok, $out) = $small->nginx_t(http_extra => '');
     ok !$ok, 'tickets_metrics without a zone: nginx -t fails';
     $small->stop;
+}
+
+
+# The thread pool queue full: 503, counted ---------------------------------
+
+{
+    # one thread, one place in the queue, and logins (a password hash
+    # each) sent at once: those that find the queue full are refused
+    my $busy = Tickets::Test->new(pg_from => $t);
+    $busy->run(main_extra => "thread_pool one threads=1 max_queue=1;\n",
+        http_extra => $ZONE,
+        server_extra => $METRICS . "        tickets_thread_pool one;\n");
+    my $body = 'username=admin&password=demo';
+    my @socks = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+            PeerPort => $busy->port, Proto => 'tcp', Timeout => 10)
+            or die "connect: $!"
+    } 1 .. 8;
+    my $n = 0;
+    for my $s (@socks) {
+        $n++;
+        print $s "POST /api/auth/token HTTP/1.1\r\nHost: x\r\n"
+            . "X-Request-Id: busy-$n\r\n"
+            . "Connection: close\r\nContent-Type: $form\r\n"
+            . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+    }
+    my %st;
+    for my $s (@socks) {
+        local $/;
+        my $resp = <$s> // '';
+        my ($code) = $resp =~ m{^HTTP/1\.1 (\d{3})};
+        $st{$code // 0}++;
+        like $resp, qr/overloaded/, '503: "The service is overloaded."'
+            if ($code // 0) == 503;
+        close $s;
+    }
+    logged($busy, map { "busy-$_" } 1 .. 8);
+    note 'statuses: ' . join ', ', map { "$_ x $st{$_}" } sort keys %st;
+    cmp_ok $st{503} // 0, '>', 0, 'the queue overflowed: some 503';
+    is +($st{200} // 0) + ($st{503} // 0), 8, 'the others logged in';
+    my $fam = scrape($busy);
+    is value($fam, 'tickets_thread_pool_rejected_total'), $st{503} // 0,
+        'tickets_thread_pool_rejected_total counts each 503';
+    is value($fam, 'tickets_http_requests_total', route => '/api/auth/token',
+        method => 'POST', status => '5xx'), $st{503} // 0,
+        'and tickets_http_requests_total has them as 5xx';
+    $busy->stop;
 }
 
 
