@@ -5,6 +5,7 @@
 #   make run      start PostgreSQL and nginx with demo data on 127.0.0.1:$(PORT)
 #   make test     Check unit tests and prove HTTP tests
 #   make bench    wrk and pgbench at a million tickets (bench/run; wrk needed)
+#   make bench-metrics  GET by id with metrics on and off, demo database
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -39,7 +40,8 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                libcurl4-openssl-dev check postgresql postgresql-contrib \
                pkg-config gcc make perl python3-aiosmtpd
 
-.PHONY: all lib ticketsctl module deps run test unit prove clean bench
+.PHONY: all lib ticketsctl module deps run test unit prove clean bench \
+        bench-metrics
 
 all: lib ticketsctl module
 
@@ -134,6 +136,11 @@ run: deps
 bench: deps
 	$(MAKE) all
 	bench/run
+
+# the cost of the metrics, in a minute, on the demo database
+bench-metrics: deps
+	$(MAKE) all
+	bench/metrics-overhead
 
 clean:
 	rm -rf $(B)
