@@ -46,6 +46,8 @@
 #define NGX_HTTP_TICKETS_METRICS_SQLSTATES     32
 #define NGX_HTTP_TICKETS_METRICS_OUT_CHUNK     16384
 #define NGX_HTTP_TICKETS_METRICS_LINE_MAX      1024
+/* of a label value: escaped, twice this fits in half a line */
+#define NGX_HTTP_TICKETS_METRICS_VALUE_MAX     200
 
 
 typedef enum {
@@ -884,7 +886,9 @@ ngx_http_tickets_metrics_render(ngx_http_tickets_metrics_out_t *o,
                                     "nginx; the value is 1.");
     p = ngx_http_tickets_metrics_escape(lab,
                                        (u_char *) NGX_HTTP_TICKETS_VERSION,
-                                       ngx_strlen(NGX_HTTP_TICKETS_VERSION));
+                                       ngx_min(ngx_strlen(
+                                                   NGX_HTTP_TICKETS_VERSION),
+                                           NGX_HTTP_TICKETS_METRICS_VALUE_MAX));
     ngx_http_tickets_metrics_printf(o, "tickets_build_info{version=\"%*s\","
                                     "nginx=\"%s\"} 1\n", p - lab, lab,
                                     NGINX_VERSION);
@@ -903,7 +907,8 @@ ngx_http_tickets_metrics_render(ngx_http_tickets_metrics_out_t *o,
 
         for (i = 0; sh->requests && i < (ngx_int_t) mcf->nlabels; i++) {
             p = ngx_http_tickets_metrics_escape(lab, mcf->labels[i].data,
-                                                mcf->labels[i].len);
+                                   ngx_min(mcf->labels[i].len,
+                                           NGX_HTTP_TICKETS_METRICS_VALUE_MAX));
 
             for (j = 0; j < NGX_HTTP_TICKETS_METRICS_METHODS; j++) {
                 for (k = 0; k < NGX_HTTP_TICKETS_METRICS_CLASSES; k++) {
@@ -1157,7 +1162,8 @@ ngx_http_tickets_metrics_histogram(ngx_http_tickets_metrics_out_t *o,
     if (label != NULL) {
         p = ngx_sprintf(p, "%s=\"", label);
         p = ngx_http_tickets_metrics_escape(p, value->data,
-                                            ngx_min(value->len, 256));
+                                  ngx_min(value->len,
+                                          NGX_HTTP_TICKETS_METRICS_VALUE_MAX));
         p = ngx_sprintf(p, "\",");
     }
 
