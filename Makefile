@@ -9,6 +9,7 @@
 #   make deb      the Debian packages into build/deb (dpkg-buildpackage)
 #   make chaos    writes under worker kills, reloads, restarts (t/chaos.pl;
 #                 CHAOS_SECONDS, default 60; make test runs 15 s of it)
+#   make bench-metrics  GET by id with metrics on and off, demo database
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -62,7 +63,8 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                pgbouncer
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench \
-        install install-lib install-ctl install-module uninstall deb chaos
+        install install-lib install-ctl install-module uninstall deb chaos \
+        bench-metrics
 
 all: lib ticketsctl module
 
@@ -129,9 +131,19 @@ $(B)/nginx/Makefile: config
 	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(B)/nginx >$(B)/nginx/configure.log
 
-$(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC)
+$(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC) \
+           $(B)/ngx_http_tickets_version.h
 	rm -f $@
 	$(MAKE) -s -f $(B)/nginx/Makefile -C $(NGX_SRC) modules
+
+# The version the metrics show (tickets_build_info): rewritten only when
+# it changes, so that it rebuilds the module only then.
+$(B)/ngx_http_tickets_version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define NGX_HTTP_TICKETS_VERSION "$(VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+FORCE:
 
 $(B)/t/check_%: t/unit/check_%.c t/unit/testlib.c t/unit/testlib.h \
                 $(B)/libtickets.a $(FORM_SRC) $(LIB_HDR)
@@ -214,6 +226,11 @@ deb:
 chaos: deps
 	$(MAKE) all
 	perl -It/lib t/chaos.pl
+
+# the cost of the metrics, in a minute, on the demo database
+bench-metrics: deps
+	$(MAKE) all
+	bench/metrics-overhead
 
 clean:
 	rm -rf $(B)

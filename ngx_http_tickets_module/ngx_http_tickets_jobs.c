@@ -20,6 +20,7 @@
 
 #include <tickets.h>
 #include "ngx_http_tickets_jobs.h"
+#include "ngx_http_tickets_metrics.h"
 
 
 #define NGX_HTTP_TICKETS_JOBS_BATCH          16
@@ -46,6 +47,9 @@ typedef struct {
     int                         delivered;
     int                         escalated;
     int                         next;
+    uint64_t                    escalate_ns;
+    tk_conn_stats_t             before;
+    tk_conn_stats_t             after;
     tk_result_t                 deliver_res;
     tk_result_t                 escalate_res;
 } ngx_http_tickets_jobs_ctx_t;
@@ -169,6 +173,31 @@ ngx_http_tickets_jobs_target(ngx_conf_t *cf, char *db,
 }
 
 
+ngx_int_t
+ngx_http_tickets_jobs_database(char **db, ngx_thread_pool_t **pool)
+{
+    ngx_http_tickets_jobs_main_conf_t  *jmcf;
+
+    if (ngx_cycle->conf_ctx == NULL
+        || ngx_cycle->conf_ctx[ngx_http_module.index] == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    jmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_tickets_jobs_module);
+
+    if (jmcf == NULL || jmcf->db == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *db = jmcf->db;
+    *pool = jmcf->pool;
+
+    return NGX_OK;
+}
+
+
 void
 ngx_http_tickets_jobs_kick(void)
 {
@@ -256,6 +285,7 @@ ngx_http_tickets_jobs_task_handler(void *data, ngx_log_t *log)
 {
     ngx_http_tickets_jobs_ctx_t  *ctx = data;
 
+    uint64_t    t;
     tk_conn_t  *conn;
 
     conn = ngx_http_tickets_thread_conn(ctx->db);
@@ -266,10 +296,14 @@ ngx_http_tickets_jobs_task_handler(void *data, ngx_log_t *log)
         return;
     }
 
+    tk_conn_stats(conn, &ctx->before);
+
     if (ctx->escalate) {
+        t = ngx_http_tickets_metrics_now();
         ctx->escalated = tk_escalate_due(conn,
                                          NGX_HTTP_TICKETS_JOBS_ESCALATE_MAX,
                                          &ctx->next, &ctx->escalate_res);
+        ctx->escalate_ns = ngx_http_tickets_metrics_now() - t;
 
         /* the emails of the escalation go out at once */
         if (ctx->escalate_res.outbox > 0) {
@@ -281,6 +315,8 @@ ngx_http_tickets_jobs_task_handler(void *data, ngx_log_t *log)
         ctx->delivered = tk_outbox_deliver(conn, NGX_HTTP_TICKETS_JOBS_BATCH,
                                            &ctx->deliver_res);
     }
+
+    tk_conn_stats(conn, &ctx->after);
 }
 
 
@@ -295,7 +331,13 @@ ngx_http_tickets_jobs_task_done(ngx_event_t *ev)
     ctx = jobs->task->ctx;
     jobs->busy = 0;
 
+    ngx_http_tickets_metrics_db(&ctx->before, &ctx->after);
+
     if (ctx->escalate) {
+        ngx_http_tickets_metrics_escalation(ctx->escalated >= 0,
+                                            ctx->escalate_ns,
+                                            ctx->escalated);
+
         next = (ngx_msec_t) (ctx->next > 0 ? ctx->next : 1) * 1000;
 
         if (ctx->escalated < 0) {

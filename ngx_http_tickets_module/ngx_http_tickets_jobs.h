@@ -23,6 +23,10 @@
 ngx_int_t ngx_http_tickets_jobs_target(ngx_conf_t *cf, char *db,
     ngx_thread_pool_t *pool);
 
+/* The database and thread pool of the jobs, for other tasks (the
+ * metrics scrape): NGX_DECLINED when no location has "tickets". */
+ngx_int_t ngx_http_tickets_jobs_database(char **db, ngx_thread_pool_t **pool);
+
 /* In the event loop, after a write that queued notifications. */
 void ngx_http_tickets_jobs_kick(void);
 

@@ -18,6 +18,7 @@
 #include "ngx_http_tickets_inflight.h"
 #include "ngx_http_tickets_jobs.h"
 #include "ngx_http_tickets_fleet.h"
+#include "ngx_http_tickets_metrics.h"
 
 
 #if !(NGX_THREADS)
@@ -143,6 +144,8 @@ typedef struct {
     tk_cancel_t                *cancel;
     unsigned                    in_task:1;
     unsigned                    cancelled:1;
+
+    ngx_http_tickets_metrics_req_t  *metrics;
 } ngx_http_tickets_ctx_t;
 
 
@@ -159,6 +162,8 @@ static void ngx_http_tickets_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tickets_post_task(ngx_http_request_t *r,
     ngx_http_tickets_ctx_t *ctx);
 static void ngx_http_tickets_task_handler(void *data, ngx_log_t *log);
+static int ngx_http_tickets_run_on(ngx_http_tickets_ctx_t *ctx,
+    tk_conn_t *conn);
 static int ngx_http_tickets_is_read(ngx_http_tickets_op_e op);
 static ngx_int_t ngx_http_tickets_db_served_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -436,6 +441,39 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
 };
 
 
+/* the "operation" label of the metrics, in the order of the enum */
+/* by op, so that an op added without a name shows as NULL, not shifted */
+static const char  *ngx_http_tickets_op_names[] = {
+    [NGX_HTTP_TICKETS_OP_HEALTH] = "health",
+    [NGX_HTTP_TICKETS_OP_TOKEN] = "token",
+    [NGX_HTTP_TICKETS_OP_GET] = "ticket_get",
+    [NGX_HTTP_TICKETS_OP_METADATA] = "metadata",
+    [NGX_HTTP_TICKETS_OP_APPMETADATA] = "appmetadata",
+    [NGX_HTTP_TICKETS_OP_REGISTER] = "register",
+    [NGX_HTTP_TICKETS_OP_UPDATE] = "update",
+    [NGX_HTTP_TICKETS_OP_FORWARD] = "forward",
+    [NGX_HTTP_TICKETS_OP_REPLY] = "reply",
+    [NGX_HTTP_TICKETS_OP_CLOSE] = "close",
+    [NGX_HTTP_TICKETS_OP_RESOLVE] = "resolve",
+    [NGX_HTTP_TICKETS_OP_CONFIRM] = "confirm",
+    [NGX_HTTP_TICKETS_OP_CONFIRM_POST] = "confirm_post",
+    [NGX_HTTP_TICKETS_OP_REOPEN] = "reopen",
+    [NGX_HTTP_TICKETS_OP_NOTE] = "note",
+    [NGX_HTTP_TICKETS_OP_CONVERSATIONS] = "conversations",
+    [NGX_HTTP_TICKETS_OP_HISTORY] = "history",
+    [NGX_HTTP_TICKETS_OP_DELETE] = "delete",
+    [NGX_HTTP_TICKETS_OP_NEW] = "new",
+    [NGX_HTTP_TICKETS_OP_LIST_BY_USER] = "list_by_user",
+    [NGX_HTTP_TICKETS_OP_REQREPLY] = "reqreply",
+    [NGX_HTTP_TICKETS_OP_ATTACHMENT] = "attachment",
+    [NGX_HTTP_TICKETS_OP_TASKS] = "tasks",
+    [NGX_HTTP_TICKETS_OP_TASK_CREATE] = "task_create",
+    [NGX_HTTP_TICKETS_OP_TASK_COMPLETE] = "task_complete",
+    [NGX_HTTP_TICKETS_OP_ESCALATE] = "escalate",
+    [NGX_HTTP_TICKETS_OP_LIST] = "list",
+};
+
+
 static ngx_str_t  ngx_http_tickets_json_type =
     ngx_string("application/json; charset=utf-8");
 static ngx_str_t  ngx_http_tickets_problem_type =
@@ -478,6 +516,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
     ctx->conf = tlcf;
     tk_result_init(&ctx->res);
     ngx_http_set_ctx(r, ctx, ngx_http_tickets_module);
+    ctx->metrics = ngx_http_tickets_metrics_begin(r);
 
     if (ngx_http_tickets_request_id(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -515,6 +554,9 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
 
     ctx->route = route;
     ctx->id = id;
+    ngx_http_tickets_metrics_route(ctx->metrics,
+                                   route - ngx_http_tickets_routes,
+                                   route->op);
 
     /* NGX_DECLINED from these: nothing was answered, go on */
 
@@ -732,9 +774,12 @@ ngx_http_tickets_authenticate(ngx_http_request_t *r,
                           &ctx->claims, &why)
             == TK_OK)
         {
+            ngx_http_tickets_metrics_user(ctx->metrics, ctx->claims.sub);
             return NGX_DECLINED;
         }
     }
+
+    ngx_http_tickets_metrics_refused(r, why);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "tickets: 401 %s, request id %V", why, &ctx->request_id);
@@ -963,7 +1008,10 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     task->event.data = ctx;
     task->event.handler = ngx_http_tickets_task_done;
 
+    ngx_http_tickets_metrics_queued(ctx->metrics);
+
     if (ngx_thread_task_post(ctx->conf->pool, task) != NGX_OK) {
+        ngx_http_tickets_metrics_overload(r);
         return NGX_ERROR;
     }
 
@@ -1117,9 +1165,7 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
                                                min_lsn,
                                                ctx->conf->read_max_lag);
         if (rconn != NULL) {
-            tk_conn_set_cancel(rconn, ctx->cancel);
-            ctx->res.code = ngx_http_tickets_run(ctx, rconn);
-            tk_conn_set_cancel(rconn, NULL);
+            ctx->res.code = ngx_http_tickets_run_on(ctx, rconn);
 
             if (ctx->res.code != TK_EUNAVAIL && ctx->res.code != TK_EAUTH) {
                 ctx->replica = 1;
@@ -1134,15 +1180,14 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
 
     conn = ngx_http_tickets_thread_conn(ctx->conf->db_c);
     if (conn == NULL) {
+        ngx_http_tickets_metrics_task_start(ctx->metrics, NULL);
         ctx->res.code = TK_ENOMEM;
         return;
     }
 
     tk_conn_lsn_reset(conn);
 
-    tk_conn_set_cancel(conn, ctx->cancel);
-    ctx->res.code = ngx_http_tickets_run(ctx, conn);
-    tk_conn_set_cancel(conn, NULL);
+    ctx->res.code = ngx_http_tickets_run_on(ctx, conn);
 
     if (read || ctx->conf->db_read_c == NULL || ctx->res.code < TK_OK
         || ctx->route->op == NGX_HTTP_TICKETS_OP_HEALTH
@@ -1167,6 +1212,24 @@ ngx_http_tickets_task_handler(void *data, ngx_log_t *log)
 }
 
 
+/* One run on one connection: cancellable, and timed for the metrics. */
+static int
+ngx_http_tickets_run_on(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
+{
+    int  rc;
+
+    ngx_http_tickets_metrics_task_start(ctx->metrics, conn);
+    tk_conn_set_cancel(conn, ctx->cancel);
+
+    rc = ngx_http_tickets_run(ctx, conn);
+
+    tk_conn_set_cancel(conn, NULL);
+    ngx_http_tickets_metrics_task_end(ctx->metrics, conn);
+
+    return rc;
+}
+
+
 /* What a replica may serve: the reads of docs/scale.md */
 static int
 ngx_http_tickets_is_read(ngx_http_tickets_op_e op)
@@ -1185,6 +1248,33 @@ ngx_http_tickets_is_read(ngx_http_tickets_op_e op)
     default:
         return 0;
     }
+}
+
+
+/* For the metrics (ngx_http_tickets_metrics.h). */
+ngx_str_t *
+ngx_http_tickets_route_pattern(ngx_uint_t i)
+{
+    if (i >= sizeof(ngx_http_tickets_routes)
+             / sizeof(ngx_http_tickets_routes[0]))
+    {
+        return NULL;
+    }
+
+    return &ngx_http_tickets_routes[i].pattern;
+}
+
+
+const char *
+ngx_http_tickets_op_name(ngx_uint_t op)
+{
+    if (op >= sizeof(ngx_http_tickets_op_names)
+              / sizeof(ngx_http_tickets_op_names[0]))
+    {
+        return NULL;
+    }
+
+    return ngx_http_tickets_op_names[op];
 }
 
 
@@ -1603,6 +1693,10 @@ ngx_http_tickets_task_done(ngx_event_t *ev)
     if (r->read_event_handler == ngx_http_tickets_check_client) {
         r->read_event_handler = ngx_http_block_reading;
     }
+
+    ngx_http_tickets_metrics_task_done(r, ctx->metrics, ctx->res.code,
+                               ctx->route->op == NGX_HTTP_TICKETS_OP_TOKEN,
+                               ctx->route->auth);
 
     if (ctx->res.outbox > 0) {
         ngx_http_tickets_jobs_kick();

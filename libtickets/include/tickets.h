@@ -225,6 +225,25 @@ void tk_cancel_request(tk_cancel_t *cancel);
 int tk_cancel_interrupt(tk_cancel_t *cancel);
 int tk_cancel_requested(const tk_cancel_t *cancel);
 
+/*
+ * What a connection has spent and met since it was opened, for metrics:
+ * read it before and after an operation and take the difference.  Cheap
+ * (a copy); the counts are kept whether anyone reads them or not.
+ */
+typedef struct {
+    uint64_t    db_ns;          /* waiting on the server: connects, round
+                                 * trips (monotonic clock) */
+    uint64_t    round_trips;
+    uint64_t    connects;       /* connections made, the first included */
+    uint64_t    reconnects;     /* ... after the first */
+    uint64_t    errors;         /* statements and connects that failed */
+    char        sqlstate[6];    /* of the last failure: the server's, or
+                                 * "08006" (connection lost), "08001"
+                                 * (could not connect), "XX000" (none) */
+} tk_conn_stats_t;
+
+void tk_conn_stats(const tk_conn_t *conn, tk_conn_stats_t *stats);
+
 
 /* Schema migrations: applies each NNN_*.sql of dir not yet recorded, each
  * in its own transaction. */
@@ -446,6 +465,27 @@ int tk_outbox_list(tk_conn_t *conn, const char *status, tk_result_t *res);
  * sent), or every failed one when id is NULL.  res->total: how many.
  */
 int tk_outbox_retry(tk_conn_t *conn, const char *id, tk_result_t *res);
+/*
+ * The outbox by channel, for metrics: how many notifications are pending
+ * and failed, the age of the oldest pending one, how many were sent and
+ * how many delivery attempts were retries (sum of attempts - 1).  Fills
+ * one entry per channel ("email", "push", "tpi", "webhook", every one
+ * even when empty) up to max; *n is how many.
+ */
+typedef struct {
+    char        channel[16];
+    int64_t     pending;
+    int64_t     failed;
+    int64_t     sent;
+    int64_t     retries;
+    double      oldest_pending_seconds;     /* 0 when none is pending */
+} tk_outbox_stats_t;
+
+#define TK_OUTBOX_CHANNELS  4
+
+int tk_outbox_stats(tk_conn_t *conn, tk_outbox_stats_t *stats, int max,
+    int *n, tk_result_t *res);
+
 /*
  * The escalation job: escalates up to max active tickets past their due
  * date, unless it ran elsewhere less than escalation_interval_seconds ago

@@ -42,6 +42,33 @@ tk__keep_lsn(tk_conn_t *c, const PGresult *r)
 }
 
 
+/* The time spent waiting on the server, for tk_conn_stats(). */
+static uint64_t
+tk__now_ns(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+
+static void
+tk__waited(tk_conn_t *c, uint64_t since)
+{
+    c->stats.db_ns += tk__now_ns() - since;
+    c->stats.round_trips++;
+}
+
+
+static void
+tk__count_error(tk_conn_t *c, const char *sqlstate)
+{
+    c->stats.errors++;
+    snprintf(c->stats.sqlstate, sizeof(c->stats.sqlstate), "%s", sqlstate);
+}
+
+
 int
 tk_conn_open(tk_conn_t **conn, const char *conninfo)
 {
@@ -92,6 +119,13 @@ const char *
 tk_conn_error(const tk_conn_t *c)
 {
     return c->err;
+}
+
+
+void
+tk_conn_stats(const tk_conn_t *c, tk_conn_stats_t *stats)
+{
+    *stats = c->stats;
 }
 
 
@@ -285,15 +319,20 @@ tk__db_connect(tk_conn_t *c)
 int
 tk__db_ready(tk_conn_t *c, tk_result_t *res)
 {
+    uint64_t  t;
+
     if (c->pg != NULL && tk__db_alive(c)) {
         return TK_OK;
     }
 
     tk__db_drop(c);
 
+    t = tk__now_ns();
     c->pg = tk__db_connect(c);
+    tk__waited(c, t);
 
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        tk__count_error(c, "08001");
         tk__db_drop(c);
         res->retry_after = 1;
         return tk__fail(res, TK_EUNAVAIL, "database unavailable: %s",
@@ -307,6 +346,10 @@ tk__db_ready(tk_conn_t *c, tk_result_t *res)
 
     if (c->cancel != NULL) {
         tk__cancel_attach(c->cancel, c->pgcancel);
+    }
+
+    if (c->stats.connects++ > 0) {
+        c->stats.reconnects++;
     }
 
     return TK_OK;
@@ -348,6 +391,10 @@ tk__failed(tk_conn_t *c, PGresult *r, tk_result_t *res)
         tk__fail(res, TK_ECANCELED, "cancelled: %s", c->err);
         return NULL;
     }
+
+    tk__count_error(c, c->sqlstate[0] ? c->sqlstate
+                       : PQstatus(c->pg) != CONNECTION_OK ? "08006"
+                       : "XX000");
 
     if (PQstatus(c->pg) != CONNECTION_OK
         || strncmp(c->sqlstate, "57P", 3) == 0
@@ -448,6 +495,7 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     PGresult        *r, *mine, *err, *extra;
     ExecStatusType   s;
     int              begin, commit, prepare, lsn, ok, i, n, which[5];
+    uint64_t         t;
 
     enum { TK__P_BEGIN, TK__P_PREPARE, TK__P_STMT, TK__P_COMMIT,
            TK__P_LSN };
@@ -462,6 +510,8 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     if (!PQenterPipelineMode(c->pg)) {
         return tk__failed(c, NULL, res);
     }
+
+    t = tk__now_ns();
 
     n = 0;
     ok = 1;
@@ -566,7 +616,11 @@ tk__exec_pipelined(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         }
     }
 
+    tk__waited(c, t);
+
     if (!ok || !PQexitPipelineMode(c->pg)) {
+        tk__count_error(c, "08006");
+
         if (mine != NULL) {
             PQclear(mine);
         }
@@ -597,6 +651,7 @@ PGresult *
 tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
     const int *lengths, const int *formats, tk_result_t *res)
 {
+    uint64_t   t;
     PGresult  *r;
 
     if (tk__db_use(c, res) != TK_OK) {
@@ -625,7 +680,10 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
             return tk__exec_unprepared(c, st, v, res);
         }
 
+        t = tk__now_ns();
         r = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+        tk__waited(c, t);
+
         if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
             return tk__failed(c, r, res);
         }
@@ -634,8 +692,11 @@ tk__execb(tk_conn_t *c, const tk__stmt_t *st, const char *const *v,
         c->prepared[c->nprepared++] = st;
     }
 
-    return tk__db_result(c, PQexecPrepared(c->pg, st->name, st->nparams, v,
-                                           lengths, formats, 0), res);
+    t = tk__now_ns();
+    r = PQexecPrepared(c->pg, st->name, st->nparams, v, lengths, formats, 0);
+    tk__waited(c, t);
+
+    return tk__db_result(c, r, res);
 }
 
 
@@ -643,6 +704,9 @@ PGresult *
 tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
     const char *const *v, tk_result_t *res)
 {
+    uint64_t   t;
+    PGresult  *r;
+
     if (tk__db_use(c, res) != TK_OK) {
         return NULL;
     }
@@ -651,8 +715,11 @@ tk__exec_unprepared(tk_conn_t *c, const tk__stmt_t *st,
         return tk__exec_pipelined(c, st, v, NULL, NULL, 0, res);
     }
 
-    return tk__db_result(c, PQexecParams(c->pg, st->sql, st->nparams, NULL,
-                                         v, NULL, NULL, 0), res);
+    t = tk__now_ns();
+    r = PQexecParams(c->pg, st->sql, st->nparams, NULL, v, NULL, NULL, 0);
+    tk__waited(c, t);
+
+    return tk__db_result(c, r, res);
 }
 
 
@@ -674,6 +741,7 @@ tk__sqlstate(const tk_conn_t *c)
 int
 tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
 {
+    uint64_t   t;
     PGresult  *r;
 
     if (tk__db_use(c, res) != TK_OK) {
@@ -683,7 +751,10 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
     /* a deferred BEGIN comes first */
     if (c->begin_pending) {
         c->begin_pending = 0;
-        r = tk__db_result(c, PQexec(c->pg, c->begin_sql), res);
+        t = tk__now_ns();
+        r = PQexec(c->pg, c->begin_sql);
+        tk__waited(c, t);
+        r = tk__db_result(c, r, res);
         if (r == NULL) {
             c->in_tx = 0;
             return res->code;
@@ -691,7 +762,10 @@ tk__cmd(tk_conn_t *c, const char *sql, tk_result_t *res)
         PQclear(r);
     }
 
-    r = tk__db_result(c, PQexec(c->pg, sql), res);
+    t = tk__now_ns();
+    r = PQexec(c->pg, sql);
+    tk__waited(c, t);
+    r = tk__db_result(c, r, res);
     if (r == NULL) {
         return res->code;
     }
@@ -800,6 +874,7 @@ void
 tk__rollback(tk_conn_t *c)
 {
     int        i;
+    uint64_t   t;
     PGresult  *r;
 
     c->commit_next = 0;
@@ -828,7 +903,9 @@ tk__rollback(tk_conn_t *c)
             break;
         }
 
+        t = tk__now_ns();
         r = PQexec(c->pg, "ROLLBACK");
+        tk__waited(c, t);
         if (r != NULL) {
             PQclear(r);
         }

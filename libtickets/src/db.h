@@ -48,6 +48,7 @@ struct tk_conn_s {
     int                 primary;        /* not in recovery */
     char                sqlstate[6];
     char                err[256];
+    tk_conn_stats_t     stats;          /* tk_conn_stats() */
 };
 
 

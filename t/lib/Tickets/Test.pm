@@ -207,7 +207,7 @@ sub pg_stop {
 
 # nginx.conf for the module.  p: prefix, port, db (conninfo), tickets_conf
 # (the key directives), and optional workers, daemon, max_body, main_extra,
-# http_extra, server_extra, jobs (1: deliver the outbox and run the
+# http_extra, server_extra, listen_extra (e.g. " reuseport"), jobs (1: deliver the outbox and run the
 # escalation job; off by default, so that no test sees them by surprise).
 sub nginx_conf {
     my (%p) = @_;
@@ -242,7 +242,7 @@ http {
 ${\($p{jobs} ? '' : "    tickets_jobs off;\n")}$p{tickets_conf}
 ${\($p{http_extra} // '')}
     server {
-        listen 127.0.0.1:$p{port};
+        listen 127.0.0.1:$p{port}${\($p{listen_extra} // '')};
 ${\($p{server_extra} // '')}
         location ~* ^/api/ {
             tickets;
