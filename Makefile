@@ -131,19 +131,9 @@ $(B)/nginx/Makefile: config
 	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(B)/nginx >$(B)/nginx/configure.log
 
-$(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC) \
-           $(B)/ngx_http_tickets_version.h
+$(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC)
 	rm -f $@
 	$(MAKE) -s -f $(B)/nginx/Makefile -C $(NGX_SRC) modules
-
-# The version the metrics show (tickets_build_info): rewritten only when
-# it changes, so that it rebuilds the module only then.
-$(B)/ngx_http_tickets_version.h: FORCE
-	@mkdir -p $(@D)
-	@echo '#define NGX_HTTP_TICKETS_VERSION "$(VERSION)"' > $@.tmp
-	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-
-FORCE:
 
 $(B)/t/check_%: t/unit/check_%.c t/unit/testlib.c t/unit/testlib.h \
                 $(B)/libtickets.a $(FORM_SRC) $(LIB_HDR)

@@ -27,15 +27,6 @@
 #include "ngx_http_tickets_jobs.h"
 #include "ngx_http_tickets_metrics.h"
 
-#if defined __has_include
-#if __has_include("ngx_http_tickets_version.h")
-#include "ngx_http_tickets_version.h"
-#endif
-#endif
-
-#ifndef NGX_HTTP_TICKETS_VERSION
-#define NGX_HTTP_TICKETS_VERSION  "unknown"
-#endif
 
 
 #define NGX_HTTP_TICKETS_METRICS_MAX_ROUTES    64
@@ -884,10 +875,8 @@ ngx_http_tickets_metrics_render(ngx_http_tickets_metrics_out_t *o,
     ngx_http_tickets_metrics_family(o, "tickets_build_info", "gauge",
                                     "The version of ngx_tickets and of "
                                     "nginx; the value is 1.");
-    p = ngx_http_tickets_metrics_escape(lab,
-                                       (u_char *) NGX_HTTP_TICKETS_VERSION,
-                                       ngx_min(ngx_strlen(
-                                                   NGX_HTTP_TICKETS_VERSION),
+    p = ngx_http_tickets_metrics_escape(lab, (u_char *) tk_version(),
+                                       ngx_min(ngx_strlen(tk_version()),
                                            NGX_HTTP_TICKETS_METRICS_VALUE_MAX));
     ngx_http_tickets_metrics_printf(o, "tickets_build_info{version=\"%*s\","
                                     "nginx=\"%s\"} 1\n", p - lab, lab,
