@@ -5,6 +5,7 @@
 #   make run      start PostgreSQL and nginx with demo data on 127.0.0.1:$(PORT)
 #   make test     Check unit tests and prove HTTP tests
 #   make bench    wrk and pgbench at a million tickets (bench/run; wrk needed)
+#   make fuzz     libFuzzer harnesses, FUZZ_SECONDS (600) each (fuzz/fuzz.mk)
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -40,6 +41,8 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                pkg-config gcc make perl python3-aiosmtpd
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench
+
+include fuzz/fuzz.mk
 
 all: lib ticketsctl module
 
@@ -114,6 +117,7 @@ test: deps
 	$(MAKE) all
 	@rc=0; \
 	$(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory unit-san fuzz-smoke || rc=1; \
 	prove -It/lib t/ || rc=1; \
 	exit $$rc
 

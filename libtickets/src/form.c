@@ -264,6 +264,21 @@ const tk_file_t *tk_form_file(const tk_form_t *form, size_t i) {
 }
 
 
+size_t tk__form_nfields(const tk_form_t *form) {
+  return form->nfields;
+}
+
+
+const char *tk__form_field(const tk_form_t *form, size_t i,
+    const char **value) {
+  if (i >= form->nfields)
+    return NULL;
+
+  *value = form->fields[i].value;
+  return form->fields[i].name;
+}
+
+
 /*
  * Unicode general category Cf (format characters), Unicode 15.0: invisible
  * characters that change how a name displays, such as the bidirectional

@@ -21,6 +21,13 @@
  */
 size_t tk__safe_filename(const char *in, size_t len, char *out, size_t outlen);
 
+/* the fields in the order added, for tests and fuzzers: the name, NULL
+ * past the end */
+struct tk_form_s;
+size_t tk__form_nfields(const struct tk_form_s *form);
+const char *tk__form_field(const struct tk_form_s *form, size_t i,
+    const char **value);
+
 /* true for a code point of Unicode category Cc or Cf (Unicode 15.0) */
 int tk__unicode_cc_cf(uint32_t cp);
 /*
