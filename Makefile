@@ -10,6 +10,7 @@
 #   make chaos    writes under worker kills, reloads, restarts (t/chaos.pl;
 #                 CHAOS_SECONDS, default 60; make test runs 15 s of it)
 #   make bench-metrics  GET by id with metrics on and off, demo database
+#   make fuzz     libFuzzer harnesses, FUZZ_SECONDS (600) each (fuzz/fuzz.mk)
 
 SHELL       := /bin/bash
 PORT        ?= 8080
@@ -65,6 +66,8 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench \
         install install-lib install-ctl install-module uninstall deb chaos \
         bench-metrics
+
+include fuzz/fuzz.mk
 
 all: lib ticketsctl module
 
@@ -151,6 +154,7 @@ test: deps
 	$(MAKE) all
 	@rc=0; \
 	$(MAKE) --no-print-directory unit || rc=1; \
+	$(MAKE) --no-print-directory unit-san fuzz-smoke || rc=1; \
 	prove -It/lib t/ || rc=1; \
 	exit $$rc
 

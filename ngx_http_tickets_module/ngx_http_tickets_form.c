@@ -15,6 +15,7 @@
 typedef enum {
     NGX_HTTP_TICKETS_MP_PREAMBLE = 0,
     NGX_HTTP_TICKETS_MP_DELIMITER,      /* after "--boundary" */
+    NGX_HTTP_TICKETS_MP_PADDING,        /* after "--boundary" and LWSP */
     NGX_HTTP_TICKETS_MP_DASH,           /* after "--boundary-" */
     NGX_HTTP_TICKETS_MP_CR,             /* after "--boundary\r" */
     NGX_HTTP_TICKETS_MP_HEADERS,
@@ -232,6 +233,26 @@ ngx_http_tickets_multipart_feed(ngx_http_tickets_multipart_t *mp,
                 mp->state = NGX_HTTP_TICKETS_MP_DASH;
 
             } else if (c == '\r') {
+                mp->state = NGX_HTTP_TICKETS_MP_CR;
+
+            } else if (c == ' ' || c == '\t') {
+                mp->state = NGX_HTTP_TICKETS_MP_PADDING;
+
+            } else {
+                err = "malformed boundary";
+                goto failed;
+            }
+
+            break;
+
+        /*
+         * RFC 2046 5.1.1: transport padding may follow the boundary, but
+         * the "--" of the close delimiter follows it at once
+         */
+        case NGX_HTTP_TICKETS_MP_PADDING:
+            c = *p++;
+
+            if (c == '\r') {
                 mp->state = NGX_HTTP_TICKETS_MP_CR;
 
             } else if (c != ' ' && c != '\t') {

@@ -96,6 +96,17 @@ attachments_are(post(files => [
 ]), [['passwd.txt', 'text/plain', 'root:x:0:0'],
      ['report.txt', 'text/plain', 'windows']], 'unsafe file names');
 
+# Control and format characters go before the dot rules: a bidi override
+# cannot make "invoice<RLO>fdp.txt" display as "invoicetxt.pdf", nor a BOM
+# or a C1 control keep a dot name (fuzzing findings, docs/reliability.md).
+attachments_are(post(files => [
+    ['Uploads', "invoice\x{202E}fdp.txt", 'text/plain', 'bidi'],
+    ['Uploads', "\x{FEFF}.notes.txt", 'text/plain', 'bom'],
+    ['Uploads', "a\x{85}\x{200B}b.txt", 'text/plain', 'c1'],
+]), [['invoicefdp.txt', 'text/plain', 'bidi'],
+     ['notes.txt', 'text/plain', 'bom'],
+     ['ab.txt', 'text/plain', 'c1']], 'Cc and Cf characters in file names');
+
 # The extension is compared without case; the part name as well.
 attachments_are(post(files => [
     ['uploads', 'SCAN.PDF', 'application/pdf', '%PDF-1.4'],

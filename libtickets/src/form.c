@@ -122,9 +122,12 @@ int tk_form_add(tk_form_t *form, const char *name, size_t name_len,
   if (value_len > SIZE_MAX / 2 || name_len > SIZE_MAX / 2 - 2)
     return TK_ENOMEM;
 
-  /* text ends at a NUL here and in PostgreSQL: refuse it, never cut it */
-  if (memchr(name, '\0', name_len) != NULL
-      || memchr(value, '\0', value_len) != NULL)
+  /*
+   * Text ends at a NUL here and in PostgreSQL: refuse it, never cut it.
+   * An empty name or value may come as NULL, which memchr must not see.
+   */
+  if ((name_len > 0 && memchr(name, '\0', name_len) != NULL)
+      || (value_len > 0 && memchr(value, '\0', value_len) != NULL))
     return TK_EINVAL;
 
   fields = tk__grow(form->fields, &form->fields_cap, form->nfields + 1,
@@ -261,62 +264,180 @@ const tk_file_t *tk_form_file(const tk_form_t *form, size_t i) {
 }
 
 
-/* Drops an incomplete UTF-8 sequence that a cut left at the end of s. */
-static size_t tk__utf8_whole(const char *s, size_t n) {
-  const unsigned char *u;
-  size_t need;
-  size_t i;
-
-  u = (const unsigned char *) s;
-  for (i = n; i > 0 && n - i < 3 && (u[i - 1] & 0xc0) == 0x80; i--)
-    ;
-
-  /* ASCII or stray continuation bytes: nothing was cut in a sequence */
-  if (i == 0 || u[i - 1] < 0xc0)
-    return n;
-
-  need = u[i - 1] >= 0xf0 ? 4 : u[i - 1] >= 0xe0 ? 3 : 2;
-  return n - (i - 1) < need ? i - 1 : n;
+size_t tk__form_nfields(const tk_form_t *form) {
+  return form->nfields;
 }
 
 
+const char *tk__form_field(const tk_form_t *form, size_t i,
+    const char **value) {
+  if (i >= form->nfields)
+    return NULL;
+
+  *value = form->fields[i].value;
+  return form->fields[i].name;
+}
+
+
+/*
+ * Unicode general category Cf (format characters), Unicode 15.0: invisible
+ * characters that change how a name displays, such as the bidirectional
+ * overrides (U+202E shows "invoice\u202efdp.exe" as "invoiceexe.pdf").
+ */
+static const struct {
+  uint32_t lo;
+  uint32_t hi;
+} tk__cf[] = {
+  { 0x00ad, 0x00ad }, { 0x0600, 0x0605 }, { 0x061c, 0x061c },
+  { 0x06dd, 0x06dd }, { 0x070f, 0x070f }, { 0x0890, 0x0891 },
+  { 0x08e2, 0x08e2 }, { 0x180e, 0x180e }, { 0x200b, 0x200f },
+  { 0x202a, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+  { 0xfeff, 0xfeff }, { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd },
+  { 0x110cd, 0x110cd }, { 0x13430, 0x1343f }, { 0x1bca0, 0x1bca3 },
+  { 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 }, { 0xe0020, 0xe007f },
+};
+
+
+int tk__unicode_cc_cf(uint32_t cp) {
+  size_t i;
+
+  /* Cc: C0, DEL and C1 */
+  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+    return 1;
+
+  for (i = 0; i < sizeof(tk__cf) / sizeof(tk__cf[0]); i++) {
+    if (cp < tk__cf[i].lo)
+      return 0;
+    if (cp <= tk__cf[i].hi)
+      return 1;
+  }
+
+  return 0;
+}
+
+
+size_t tk__utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
+  unsigned char lo;
+  unsigned char hi;
+  size_t need;
+  size_t i;
+  uint32_t v;
+
+  *cp = 0xfffd;
+
+  if (s[0] < 0x80) {
+    *cp = s[0];
+    return 1;
+  }
+
+  lo = 0x80;
+  hi = 0xbf;
+
+  if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+    need = 1;
+  } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+    need = 2;
+    if (s[0] == 0xe0)
+      lo = 0xa0;              /* overlong */
+    else if (s[0] == 0xed)
+      hi = 0x9f;              /* surrogates */
+  } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+    need = 3;
+    if (s[0] == 0xf0)
+      lo = 0x90;              /* overlong */
+    else if (s[0] == 0xf4)
+      hi = 0x8f;              /* past U+10FFFF */
+  } else {
+    return 1;
+  }
+
+  v = s[0] & (0x3f >> need);
+
+  for (i = 1; i <= need; i++) {
+    if (i == len || s[i] < lo || s[i] > hi)
+      return i;               /* the maximal subpart, one U+FFFD */
+    v = v << 6 | (s[i] & 0x3f);
+    lo = 0x80;
+    hi = 0xbf;
+  }
+
+  *cp = v;
+  return i;
+}
+
+
+static size_t tk__utf8_put(uint32_t cp, unsigned char *out) {
+  if (cp < 0x80) {
+    out[0] = (unsigned char) cp;
+    return 1;
+  }
+
+  if (cp < 0x800) {
+    out[0] = (unsigned char) (0xc0 | cp >> 6);
+    out[1] = (unsigned char) (0x80 | (cp & 0x3f));
+    return 2;
+  }
+
+  if (cp < 0x10000) {
+    out[0] = (unsigned char) (0xe0 | cp >> 12);
+    out[1] = (unsigned char) (0x80 | (cp >> 6 & 0x3f));
+    out[2] = (unsigned char) (0x80 | (cp & 0x3f));
+    return 3;
+  }
+
+  out[0] = (unsigned char) (0xf0 | cp >> 18);
+  out[1] = (unsigned char) (0x80 | (cp >> 12 & 0x3f));
+  out[2] = (unsigned char) (0x80 | (cp >> 6 & 0x3f));
+  out[3] = (unsigned char) (0x80 | (cp & 0x3f));
+  return 4;
+}
+
+
+/*
+ * Code point by code point: a sequence that is not UTF-8 becomes U+FFFD
+ * (one per maximal subpart, as Unicode recommends), controls and format
+ * characters are dropped, and only then are the dot rules applied, so that
+ * an invisible character cannot shield a leading or trailing dot.
+ */
 size_t tk__safe_filename(const char *in, size_t len, char *out,
     size_t outlen) {
-  unsigned char c;
+  const unsigned char *u;
+  unsigned char enc[4];
+  uint32_t cp;
   size_t base;
   size_t cap;
+  size_t adv;
+  size_t k;
   size_t n;
   size_t i;
-  int cut;
 
   if (outlen == 0)
     return 0;
 
   cap = outlen - 1 < TK__FILENAME_MAX ? outlen - 1 : TK__FILENAME_MAX;
+  u = (const unsigned char *) in;
 
   for (base = len; base > 0; base--)
-    if (in[base - 1] == '/' || in[base - 1] == '\\')
+    if (u[base - 1] == '/' || u[base - 1] == '\\')
       break;
 
   n = 0;
-  cut = 0;
 
-  for (i = base; i < len; i++) {
-    c = (unsigned char) in[i];
-    /* Controls and what Windows refuses in a name; c is never NUL here. */
-    if (c < 0x20 || c == 0x7f || strchr("\"<>:|?*", c) != NULL)
+  for (i = base; i < len; i += adv) {
+    adv = tk__utf8_next(u + i, len - i, &cp);
+
+    /* Cc, Cf and what Windows refuses in a name */
+    if (tk__unicode_cc_cf(cp) || (cp < 0x80 && strchr("\"<>:|?*", (int) cp)))
       continue;
-    if (n == 0 && (c == '.' || c == ' '))
+    if (n == 0 && (cp == '.' || cp == ' '))
       continue;
-    if (n == cap) {
-      cut = 1;
-      break;
-    }
-    out[n++] = (char) c;
+
+    k = tk__utf8_put(cp, enc);
+    if (k > cap - n)
+      break;                  /* cut, never inside a character */
+    memcpy(out + n, enc, k);
+    n += k;
   }
-
-  if (cut)
-    n = tk__utf8_whole(out, n);
 
   while (n > 0 && (out[n - 1] == '.' || out[n - 1] == ' '))
     n--;

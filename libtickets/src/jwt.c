@@ -31,6 +31,9 @@
 #define TK__JWT_KEY_FILE_MAX    65536
 #define TK__JWT_HS256_MIN       32
 #define TK__JWT_RSA_MIN_BITS    2048
+/* the signature of HS256 (SHA-256) and of ES256 (r || s on P-256) */
+#define TK__JWT_HS256_SIG_LEN   32
+#define TK__JWT_ES256_SIG_LEN   64
 
 struct tk_jwt_key_s {
     jwt_alg_t       alg;
@@ -41,6 +44,8 @@ struct tk_jwt_key_s {
     /* the HS256 secret (the same buffer), the PEM private key, or NULL */
     unsigned char  *sign;
     size_t          sign_len;
+    /* the one length of a signature: 32, 64, or the RSA modulus's */
+    size_t          sig_len;
 };
 
 static int tk__key_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -63,6 +68,8 @@ static void tk__secret_free(unsigned char *p, size_t len);
 static const char *tk__jwt_check_signed(const tk_jwt_key_t *key,
     const char *token, size_t len, cJSON **payload);
 static int tk__jwt_split(const char *token, size_t len, size_t dots[2]);
+static int tk__jwt_signature_canonical(const tk_jwt_key_t *key,
+    const char *s, size_t len);
 static cJSON *tk__jwt_segment(const char *s, size_t len);
 static const char *tk__jwt_check_claims(const cJSON *payload,
     const char *iss, const char *aud, time_t now, tk_jwt_claims_t *claims);
@@ -119,6 +126,7 @@ tk_jwt_key_load(tk_jwt_key_t **key, const char *alg, const char *path,
     k->alg_name = jwt_alg_str(a);
 
     if (a == JWT_ALG_HS256) {
+        k->sig_len = TK__JWT_HS256_SIG_LEN;
         rc = tk__key_secret(k, data, len, path, err, errlen);
     } else {
         rc = tk__key_pem(k, data, len, path, err, errlen);
@@ -288,6 +296,9 @@ tk__key_pem(tk_jwt_key_t *key, const unsigned char *data, size_t len,
     }
 
     rc = TK_OK;
+
+    key->sig_len = key->alg == JWT_ALG_ES256
+                   ? TK__JWT_ES256_SIG_LEN : (size_t) EVP_PKEY_get_size(pkey);
 
     key->verify = tk__pem_write(pkey, 0, &key->verify_len);
     if (key->verify == NULL) {
@@ -488,6 +499,12 @@ tk__jwt_check_signed(const tk_jwt_key_t *key, const char *token, size_t len,
         return "algorithm not allowed";
     }
 
+    if (!tk__jwt_signature_canonical(key, token + dots[1] + 1,
+                                     len - dots[1] - 1))
+    {
+        return "bad signature";
+    }
+
     memcpy(buf, token, len);
     buf[len] = '\0';
 
@@ -545,6 +562,29 @@ tk__jwt_split(const char *token, size_t len, size_t dots[2])
     }
 
     return TK_OK;
+}
+
+
+/*
+ * libjwt decodes the signature leniently: it ignores the unused low bits of
+ * the last character, so that one signature has several spellings and a
+ * token is not one string (revocation lists, rate limits and logs keyed on
+ * it could be evaded).  Only the one canonical spelling passes here: the
+ * base64url alphabet, no padding, unused bits zero (tk__base64url_decode),
+ * and exactly the length of the algorithm's signature.  The header and the
+ * payload go through the same strict decoder in tk__jwt_segment().
+ */
+static int
+tk__jwt_signature_canonical(const tk_jwt_key_t *key, const char *s,
+    size_t len)
+{
+    unsigned char  sig[TK__BASE64_DECODED_MAX(TK__JWT_MAX_LEN)];
+    size_t         n;
+
+    return len == TK__BASE64URL_LEN(key->sig_len)
+           && len <= TK__JWT_MAX_LEN
+           && tk__base64url_decode(s, len, sig, &n) == TK_OK
+           && n == key->sig_len;
 }
 
 

@@ -894,11 +894,12 @@ START_TEST(test_jwt_key_confusion)
     free(token);
 
     /* two alg members: cJSON keeps the first, libjwt's parser the last,
-     * and with the first one libjwt checks this HMAC and accepts it */
+     * and with the first one libjwt would check this HMAC and accept it;
+     * a 32-byte signature is no RS256 one, so libjwt never sees it */
     token = craft("{\"alg\":\"RS256\",\"alg\":\"HS256\"}",
                   "{\"sub\":\"1\",\"exp\":1700003600,\"iss\":\"" ISS "\","
                   "\"aud\":\"" AUD "\"}", pem, len);
-    refused(rs, token, NOW, "algorithm not allowed");
+    refused(rs, token, NOW, "bad signature");
     free(token);
 
     token = craft("{\"alg\":\"HS256\",\"alg\":\"RS256\"}",
@@ -974,6 +975,84 @@ START_TEST(test_jwt_bad_signature)
 
     tk_jwt_key_free(hs);
     tk_jwt_key_free(other);
+}
+END_TEST
+
+
+/*
+ * One token, one spelling: every other last character of a segment is
+ * refused, though libjwt would ignore the unused low bits of the last
+ * character of the signature (a fuzzing finding).
+ */
+static void
+one_spelling(const tk_jwt_key_t *key)
+{
+    static const char  b64url[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char               *token, *alt, *last;
+    size_t              i, len, seg;
+    size_t              ends[3];
+    char                c;
+
+    token = issue(key, NOW, 600);
+    accepted(key, token, NOW);
+    len = strlen(token);
+
+    ends[0] = strchr(token, '.') - token - 1;
+    ends[1] = strrchr(token, '.') - token - 1;
+    ends[2] = len - 1;
+
+    for (seg = 0; seg < 3; seg++) {
+        last = token + ends[seg];
+        c = *last;
+
+        for (i = 0; i < 64; i++) {
+            if (b64url[i] == c) {
+                continue;
+            }
+            *last = b64url[i];
+            ck_assert_msg(verify_at(key, token, NOW) != NULL,
+                          "%s: segment %zu accepted with last char %c for %c",
+                          tk_jwt_key_alg(key), seg, b64url[i], c);
+        }
+
+        *last = c;
+    }
+
+    accepted(key, token, NOW);
+
+    /* padding, a character more, a character less */
+    alt = malloc(len + 3);
+    ck_assert_ptr_nonnull(alt);
+    snprintf(alt, len + 3, "%s=", token);
+    refused(key, alt, NOW, "malformed token");
+    snprintf(alt, len + 3, "%sA", token);
+    refused(key, alt, NOW, "bad signature");
+    snprintf(alt, len + 3, "%sAA", token);
+    refused(key, alt, NOW, "bad signature");
+    snprintf(alt, len, "%s", token);
+    refused(key, alt, NOW, "bad signature");
+
+    free(alt);
+    free(token);
+}
+
+
+START_TEST(test_jwt_one_spelling)
+{
+    tk_jwt_key_t  *key;
+
+    key = load("HS256", "hs.key");
+    one_spelling(key);
+    tk_jwt_key_free(key);
+
+    key = load("RS256", "rsa.pem");
+    one_spelling(key);
+    tk_jwt_key_free(key);
+
+    key = load("ES256", "ec.pem");
+    one_spelling(key);
+    tk_jwt_key_free(key);
 }
 END_TEST
 
@@ -1385,6 +1464,7 @@ crypto_suite(void)
     tcase_add_test(tc, test_jwt_key_confusion);
     tcase_add_test(tc, test_jwt_wrong_alg);
     tcase_add_test(tc, test_jwt_bad_signature);
+    tcase_add_test(tc, test_jwt_one_spelling);
     tcase_add_test(tc, test_jwt_expiry);
     tcase_add_test(tc, test_jwt_not_before);
     tcase_add_test(tc, test_jwt_issuer_audience);

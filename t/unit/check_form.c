@@ -543,6 +543,60 @@ START_TEST(test_malformed_boundary)
 END_TEST
 
 
+/* RFC 2046 5.1.1: padding after the boundary, never before the "--" */
+START_TEST(test_boundary_padding)
+{
+    size_t       i;
+    tk_form_t   *form;
+    const char  *err;
+
+    static const char  *bad[] = {
+        "--" B " --\r\n",
+        "--" B " \t--\r\n",
+        "--" B "\r\nContent-Disposition: form-data; name=a\r\n\r\nx"
+            "\r\n--" B "\t--",
+        "--" B " -",
+        "--" B " x\r\n",
+    };
+
+    static const char  good[] =
+        "--" B " \t \r\nContent-Disposition: form-data; name=a\r\n\r\nx"
+        "\r\n--" B "-- \t\r\n";
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(parse_with(bad[i], strlen(bad[i]), 0, 1, 16, 1024,
+                                    &form, &err), -1);
+        ck_assert_str_eq(err, "malformed boundary");
+        tk_form_free(form);
+    }
+
+    ck_assert_int_eq(parse_with(good, sizeof(good) - 1, 0, 1, 16, 1024, &form,
+                                &err), 0);
+    ck_assert_str_eq(tk_form_get(form, "a"), "x");
+    tk_form_free(form);
+}
+END_TEST
+
+
+/* A field left empty: the parser hands tk_form_add() no value at all. */
+START_TEST(test_empty_first_field)
+{
+    tk_form_t   *form;
+    const char  *err;
+
+    static const char  body[] =
+        "--" B "\r\nContent-Disposition: form-data; name=a\r\n\r\n"
+        "\r\n--" B "\r\nContent-Disposition: form-data; name=b\r\n\r\n"
+        "\r\n--" B "--\r\n";
+
+    ck_assert_int_eq(parse(body, sizeof(body) - 1, &form, &err), 0);
+    ck_assert_str_eq(tk_form_get(form, "a"), "");
+    ck_assert_str_eq(tk_form_get(form, "b"), "");
+    tk_form_free(form);
+}
+END_TEST
+
+
 START_TEST(test_too_many_parts)
 {
     tk_form_t   *form;
@@ -726,6 +780,37 @@ START_TEST(test_unsafe_filenames)
         { " . .x. . ", "x" },
         { "report.pdf...", "report.pdf" },
         { "r\xc3\xa9sum\xc3\xa9.txt", "r\xc3\xa9sum\xc3\xa9.txt" },
+        /* U+202E: "invoice" RLO "fdp.exe" would display as invoiceexe.pdf */
+        { "invoice\xe2\x80\xae" "fdp.exe", "invoicefdp.exe" },
+        /* the other bidi controls, zero-width characters, soft hyphen */
+        { "a\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad"
+          "\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9" "b",
+          "ab" },
+        { "a\xe2\x80\x8b\xe2\x80\x8c\xe2\x80\x8d\xe2\x80\x8e"
+          "\xe2\x80\x8f\xc2\xad" "b.txt", "ab.txt" },
+        /* C1 controls: U+0085 NEL, U+009B CSI */
+        { "a\xc2\x85\xc2\x9b[31mb.txt", "a[31mb.txt" },
+        /* a format character cannot shield a leading or trailing dot */
+        { "\xef\xbb\xbf.hidden", "hidden" },
+        { "\xe2\x80\x8b.\xe2\x80\x8b.x", "x" },
+        { "x.txt.\xe2\x80\x8b", "x.txt" },
+        { "\xef\xbb\xbf\xe2\x80\xae", "file" },
+        /* tags and the Unicode 15 Egyptian format controls (4 bytes) */
+        { "a\xf3\xa0\x80\x81\xf3\xa0\x81\xbf" "b", "ab" },
+        { "a\xf0\x93\x90\xb0\xf0\x93\x90\xbf" "b", "ab" },
+        /* near the Cf ranges, kept: U+2065 is unassigned, U+FFFC is So */
+        { "a\xe2\x81\xa5\xef\xbf\xbc", "a\xe2\x81\xa5\xef\xbf\xbc" },
+        /* not UTF-8: U+FFFD for each maximal subpart */
+        { "r\xe9sum\xe9.txt", "r\xef\xbf\xbdsum\xef\xbf\xbd.txt" },
+        { "a\xe2\x82.txt", "a\xef\xbf\xbd.txt" },
+        { "a\xc0\xaf" "b", "a\xef\xbf\xbd\xef\xbf\xbd" "b" },
+        { "a\xed\xa0\x80" "b", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "b" },
+        { "a\xf4\x90\x80\x80", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+          "\xef\xbf\xbd" },
+        { "a\xf0\x9f\x93", "a\xef\xbf\xbd" },
+        { "\xff", "\xef\xbf\xbd" },
+        /* an overlong "." or "/" is no dot and no separator */
+        { "\xc0\xae\xc0\xae", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
     };
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -761,11 +846,14 @@ START_TEST(test_unsafe_filenames)
     }
     ck_assert_uint_eq(tk__safe_filename(in, 300, out, sizeof(out)), 200);
 
+    /* a sequence cut short in the input is one U+FFFD, cut in turn */
     in[199] = 'a';
     in[200] = 'b';
     ck_assert_uint_eq(tk__safe_filename(in, 300, out, sizeof(out)), 200);
+    ck_assert_int_eq(memcmp(out + 196, "\xef\xbf\xbd" "a", 4), 0);
     in[199] = '\xf0';
     ck_assert_uint_eq(tk__safe_filename(in, 300, out, sizeof(out)), 199);
+    ck_assert_int_eq(memcmp(out + 196, "\xef\xbf\xbd", 3), 0);
 
     /* a cut that leaves a trailing dot */
     memset(in, 'a', 199);
@@ -1001,6 +1089,8 @@ START_TEST(test_form_many_fields)
     ck_assert_ptr_null(tk_form_get(form, "nul2"));
     ck_assert_int_eq(tk_form_add(form, "empty", 5, NULL, 0), TK_OK);
     ck_assert_str_eq(tk_form_get(form, "empty"), "");
+    ck_assert_int_eq(tk_form_add(form, NULL, 0, NULL, 0), TK_OK);
+    ck_assert_str_eq(tk_form_get(form, ""), "");
 
     ck_assert_uint_eq(tk_form_nfiles(form), 0);
     tk_form_free(form);
@@ -1070,6 +1160,8 @@ form_suite(void)
     tcase_add_test(tc, test_large_field);
     tcase_add_test(tc, test_missing_final_boundary);
     tcase_add_test(tc, test_malformed_boundary);
+    tcase_add_test(tc, test_boundary_padding);
+    tcase_add_test(tc, test_empty_first_field);
     tcase_add_test(tc, test_too_many_parts);
     tcase_add_test(tc, test_header_limit);
     tcase_add_test(tc, test_malformed_headers);
