@@ -59,6 +59,42 @@ is_deeply($doc, $yaml, 'build/openapi.json is docs/openapi.yaml')
         . ' parameter') or diag(join "\n", map { "$_" } $v->validate($bad));
 }
 
+# Each Schema Object against the JSON Schema 2020-12 meta-schema that
+# Debian's python3-jsonschema ships (the dialect of OpenAPI 3.1).
+SKIP: {
+    my ($rc) = Tickets::Test::run_cmd(['/usr/bin/python3', '-c',
+        'import jsonschema; jsonschema.Draft202012Validator']);
+    skip 'python3-jsonschema with draft 2020-12 is not installed', 1 if $rc;
+    my ($rc2, $out, $err) = Tickets::Test::run_cmd(['/usr/bin/python3', '-c',
+        <<'PY', "$ROOT/build/openapi.json"]);
+import json, sys, jsonschema
+doc = json.load(open(sys.argv[1]))
+n, bad = 0, []
+def walk(node, at):
+    global n
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "schema" or at.endswith("/components/schemas"):
+                n += 1
+                try:
+                    jsonschema.Draft202012Validator.check_schema(v)
+                except jsonschema.SchemaError as e:
+                    bad.append(at + "/" + k + ": " + e.message)
+            walk(v, at + "/" + k)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            walk(v, at + "/" + str(i))
+walk(doc, "#")
+print(n, "schemas")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+    ok(!$rc2 && $out =~ /^(\d+) schemas/ && $1 > 100,
+        "every schema is valid JSON Schema 2020-12 (python3-jsonschema): "
+        . ($out =~ /^(\d+ schemas)/ ? $1 : 'none')) or diag("$out$err");
+}
+
 # What a schema cannot say.
 {
     my (@unresolved, %ids, @dup, @params, @no_rid);
