@@ -41,7 +41,8 @@ UNIT_BIN    := $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
 DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                libcurl4-openssl-dev check postgresql postgresql-contrib \
                pkg-config gcc make perl python3-aiosmtpd \
-               libyaml-libyaml-perl libjson-validator-perl
+               libyaml-libyaml-perl libjson-validator-perl \
+               libcpanel-json-xs-perl python3-jsonschema
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench
 

@@ -14,8 +14,11 @@ package Tickets::Test;
 # problem_ok (an RFC 9457 error) and ticket_ok (a TicketApiModel against
 # the database).  DESTROY stops everything in the process that started it.
 #
-# Core Perl only.  Set TEST_KEEP=1 to keep the directory after the run,
-# TEST_TMPDIR to put it elsewhere than TMPDIR.
+# Core Perl only, but for the OpenAPI check (JSON::Validator).  Set
+# TEST_KEEP=1 to keep the directory after the run, TEST_TMPDIR to put it
+# elsewhere than TMPDIR.  Every response of http() (so of form_post and
+# multipart_post) is checked against docs/openapi.yaml (openapi_check):
+# TEST_OPENAPI=0 turns that off, TEST_OPENAPI_LOG=file logs each check.
 
 use strict;
 use warnings;
