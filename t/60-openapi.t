@@ -285,7 +285,7 @@ EOF
     close $script;
     my ($rc, $out, $err) = Tickets::Test::run_cmd([$^X, "-I$ROOT/t/lib",
         $script->filename, $t->port],
-        env => { TEST_OPENAPI_DOC => $file->filename });
+        env => { TEST_OPENAPI_DOC => $file->filename, TEST_OPENAPI => 1 });
     isnt($rc, 0, 'the harness fails a test file whose response does not fit');
     ok(index($out, 'not ok 1 - OpenAPI: getOpenApi (GET /api/openapi.json)'
         . ' answered 200: status 200 is not declared') >= 0,
