@@ -52,6 +52,9 @@ MOD_DIR     := ngx_http_tickets_module
 MOD_SRC     := $(wildcard $(MOD_DIR)/*.c $(MOD_DIR)/*.h)
 FORM_SRC    := $(MOD_DIR)/ngx_http_tickets_form.c
 MODULE      := $(B)/nginx/ngx_http_tickets_module.so
+# docs/openapi.yaml, made into the JSON the tests read and the C source
+# the module serves it from
+OPENAPI     := $(B)/openapi.json $(B)/ngx_http_tickets_openapi_doc.c
 
 UNIT_SRC    := $(sort $(wildcard t/unit/check_*.c))
 UNIT_BIN    := $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
@@ -61,10 +64,13 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                pkg-config gcc make perl python3-aiosmtpd \
                build-essential debhelper dpkg-dev fakeroot lintian \
                openssl curl \
-               pgbouncer
+               pgbouncer \
+               libyaml-libyaml-perl libjson-validator-perl \
+               libcpanel-json-xs-perl python3-jsonschema
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench \
         install install-lib install-ctl install-module uninstall deb chaos \
+        module-prereqs \
         bench-metrics
 
 include fuzz/fuzz.mk
@@ -75,6 +81,8 @@ lib: $(B)/libtickets.a $(B)/libtickets.so $(B)/libtickets.pc \
      $(B)/libtickets_pic.a
 ticketsctl: $(B)/ticketsctl
 module: $(MODULE)
+# what the module's config needs built before nginx's make (debian/rules)
+module-prereqs: $(B)/libtickets_pic.a $(OPENAPI)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -134,7 +142,14 @@ $(B)/nginx/Makefile: config
 	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(B)/nginx >$(B)/nginx/configure.log
 
-$(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC)
+$(B)/openapi.json: docs/openapi.yaml $(MOD_DIR)/openapi_gen.pl
+	@mkdir -p $(@D)
+	perl $(MOD_DIR)/openapi_gen.pl docs/openapi.yaml $(B)/openapi.json \
+	    $(B)/ngx_http_tickets_openapi_doc.c
+
+$(B)/ngx_http_tickets_openapi_doc.c: $(B)/openapi.json
+
+$(MODULE): $(B)/nginx/Makefile $(B)/libtickets_pic.a $(MOD_SRC) $(OPENAPI)
 	rm -f $@
 	$(MAKE) -s -f $(B)/nginx/Makefile -C $(NGX_SRC) modules
 

@@ -19,6 +19,7 @@
 #include "ngx_http_tickets_jobs.h"
 #include "ngx_http_tickets_fleet.h"
 #include "ngx_http_tickets_metrics.h"
+#include "ngx_http_tickets_openapi.h"
 
 
 #if !(NGX_THREADS)
@@ -59,7 +60,8 @@ typedef enum {
     NGX_HTTP_TICKETS_OP_TASK_CREATE,
     NGX_HTTP_TICKETS_OP_TASK_COMPLETE,
     NGX_HTTP_TICKETS_OP_ESCALATE,
-    NGX_HTTP_TICKETS_OP_LIST
+    NGX_HTTP_TICKETS_OP_LIST,
+    NGX_HTTP_TICKETS_OP_OPENAPI
 } ngx_http_tickets_op_e;
 
 
@@ -385,6 +387,8 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
                        0, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/auth/token", NGX_HTTP_POST, TOKEN,
                        0, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/openapi.json", NGX_HTTP_TICKETS_GET, OPENAPI,
+                       0, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi", NGX_HTTP_TICKETS_GET, LIST,
                        1, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/metadata", NGX_HTTP_TICKETS_GET,
@@ -471,6 +475,7 @@ static const char  *ngx_http_tickets_op_names[] = {
     [NGX_HTTP_TICKETS_OP_TASK_COMPLETE] = "task_complete",
     [NGX_HTTP_TICKETS_OP_ESCALATE] = "escalate",
     [NGX_HTTP_TICKETS_OP_LIST] = "list",
+    [NGX_HTTP_TICKETS_OP_OPENAPI] = "openapi",
 };
 
 
@@ -557,6 +562,21 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
     ngx_http_tickets_metrics_route(ctx->metrics,
                                    route - ngx_http_tickets_routes,
                                    route->op);
+
+    /* the document is in memory: no task */
+    if (route->op == NGX_HTTP_TICKETS_OP_OPENAPI) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_tickets_openapi_send(r, &ctx->request_id);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        return ngx_http_tickets_problem(r, ctx, NGX_HTTP_NOT_FOUND,
+                                        "No such resource.", NULL);
+    }
 
     /* NGX_DECLINED from these: nothing was answered, go on */
 

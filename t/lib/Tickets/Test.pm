@@ -14,8 +14,11 @@ package Tickets::Test;
 # problem_ok (an RFC 9457 error) and ticket_ok (a TicketApiModel against
 # the database).  DESTROY stops everything in the process that started it.
 #
-# Core Perl only.  Set TEST_KEEP=1 to keep the directory after the run,
-# TEST_TMPDIR to put it elsewhere than TMPDIR.
+# Core Perl only, but for the OpenAPI check (JSON::Validator).  Set
+# TEST_KEEP=1 to keep the directory after the run, TEST_TMPDIR to put it
+# elsewhere than TMPDIR.  Every response of http() (so of form_post and
+# multipart_post) is checked against docs/openapi.yaml (openapi_check):
+# TEST_OPENAPI=0 turns that off, TEST_OPENAPI_LOG=file logs each check.
 
 use strict;
 use warnings;
@@ -336,6 +339,8 @@ sub new {
     $self->_setup_db;
 
     _spew($self->{secret}, random_secret(48), 0600);
+    # compiled now, not in the first request a test may be timing
+    $self->openapi if ($ENV{TEST_OPENAPI} // 1) ne '0';
     return $self;
 }
 
@@ -452,6 +457,7 @@ sub DESTROY {
     return unless $self->{owner} && $self->{owner} == $$;
     local ($!, $@);
     delete $LIVE{$self};
+    $self->_openapi_child_failures;
     $self->stop;
     # As in nginx's own suite: an alert or a crash fails the file.
     my $ok = $self->{opts}{expected_alerts};
@@ -542,7 +548,9 @@ sub user_id {
 sub url { "http://127.0.0.1:$_[0]{port}$_[1]" }
 
 # The HTTP::Tiny response, with the decoded body in {json} when it is JSON.
-# Options: headers, body (a string or a code ref: chunked), token, timeout.
+# Options: headers, body (a string or a code ref: chunked), token, timeout,
+# openapi (0: a response that breaks the protocol on purpose is not checked
+# against docs/openapi.yaml; every other one is, see openapi_check).
 sub http {
     my ($self, $method, $path, %o) = @_;
     my %h = %{$o{headers} // {}};
@@ -558,7 +566,62 @@ sub http {
         $r->{json} = eval { $JSON->decode($r->{content}) };
         $r->{json_error} = $@ if $@;
     }
+    $self->openapi_check($method, $path, $r) if $o{openapi} // 1;
     return $r;
+}
+
+# The OpenAPI document of the build (TEST_OPENAPI_DOC: another file),
+# loaded and compiled once per process.
+our $OPENAPI;
+sub openapi {
+    return $OPENAPI //= do {
+        require Tickets::OpenAPI;
+        Tickets::OpenAPI->new($ENV{TEST_OPENAPI_DOC}
+            // "$ROOT/build/openapi.json");
+    };
+}
+
+# Every response is checked against docs/openapi.yaml (Tickets::OpenAPI):
+# an undeclared status, a missing header or a body that does not fit is a
+# failed test naming the operation.  A passing check adds no test.  In a
+# forked child the failure is written down for the parent, which reports
+# it at its next request or at the end.  TEST_OPENAPI=0 turns it off.
+sub openapi_check {
+    my ($self, $method, $path, $r) = @_;
+    return if ($ENV{TEST_OPENAPI} // 1) eq '0';
+    $self->_openapi_child_failures if $$ == $self->{owner};
+    # not an answer of the server: HTTP::Tiny's own (connection refused...)
+    return if $r->{status} == 599;
+    # the document is of the API (location /api/), not of other locations
+    # a test may add (a metrics endpoint...)
+    return unless $path =~ m{^/api(?:[/?]|$)}i;
+    my $t0 = time;
+    my ($op, @errors) = $self->openapi->check($method, $path, $r);
+    if ($ENV{TEST_OPENAPI_LOG}) {
+        open my $fh, '>>', $ENV{TEST_OPENAPI_LOG} or die "$!";
+        printf $fh "%s %s %.4f\n", $op =~ s/ .*//r, $r->{status}, time - $t0;
+        close $fh;
+    }
+    return unless @errors;
+    my $msg = "OpenAPI: $op answered $r->{status}: " . join('; ', @errors);
+    if ($$ == $self->{owner} || !$self->{owner}) {
+        local $Test::Builder::Level = $Test::Builder::Level + 2;
+        Test::More::fail($msg);
+        Test::More::diag(substr($r->{content} // '', 0, 600));
+    } else {
+        open my $fh, '>>', "$self->{dir}/openapi.failures" or return;
+        print $fh "$msg\n";
+        close $fh;
+    }
+}
+
+sub _openapi_child_failures {
+    my ($self) = @_;
+    my $file = "$self->{dir}/openapi.failures";
+    return unless -s $file;
+    my @lines = split /\n/, _slurp($file);
+    unlink $file;
+    Test::More::fail("$_ (in a child process)") for @lines;
 }
 
 sub _bytes {
