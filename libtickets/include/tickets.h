@@ -351,6 +351,28 @@ int tk_outbox_list(tk_conn_t *conn, const char *status, tk_result_t *res);
  */
 int tk_outbox_retry(tk_conn_t *conn, const char *id, tk_result_t *res);
 /*
+ * Webhook subscriptions (docs/webhooks.md), Admin only (TK_EFORBIDDEN).
+ * Form fields: url, events (repeated or comma-separated), active.
+ * create: TK_CREATED with the subscription and its secret, res->id set;
+ * update: TK_OK with it; delete: TK_NO_CONTENT; deliveries: the newest
+ * 100; redeliver: TK_OK with the delivery queued again (TK_ECONFLICT when
+ * it is being sent or the subscription is paused).
+ */
+int tk_webhook_list(tk_conn_t *conn, const tk_principal_t *p,
+    tk_result_t *res);
+int tk_webhook_get(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+int tk_webhook_create(tk_conn_t *conn, const tk_principal_t *p,
+    const tk_form_t *form, tk_result_t *res);
+int tk_webhook_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, tk_result_t *res);
+int tk_webhook_delete(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+int tk_webhook_deliveries(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t id, tk_result_t *res);
+int tk_webhook_redeliver(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t id, int64_t delivery_id, tk_result_t *res);
+/*
  * The escalation job: escalates up to max active tickets past their due
  * date, unless it ran elsewhere less than escalation_interval_seconds ago
  * or runs elsewhere now.  Returns how many it escalated or a TK_E* code;
