@@ -59,20 +59,26 @@ INSERT INTO settings (key, value) VALUES
 CREATE FUNCTION webhook_emit(t bigint) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
-    flag    text := 'tickets.webhook_' || t;
+    done    text;
     tk      jsonb;
     ch      jsonb;
     by_id   text;
     ev      record;
 BEGIN
-    IF coalesce(current_setting(flag, true), '') = '1' THEN
-        RETURN;
-    END IF;
-    PERFORM set_config(flag, '1', true);
-
     IF NOT EXISTS (SELECT FROM webhooks WHERE is_active) THEN
         RETURN;
     END IF;
+
+    -- once per ticket and transaction: the tickets done so far, in one
+    -- transaction-local setting (one name, so a pooled session does not
+    -- collect a setting per ticket)
+    done := coalesce(current_setting('tickets.webhook_done', true), '');
+    IF position(',' || t || ',' IN done) > 0 THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('tickets.webhook_done',
+                       CASE WHEN done = '' THEN ',' ELSE done END
+                       || t || ',', true);
 
     SELECT jsonb_build_object('id', x.id, 'guid', x.guid, 'title', x.title,
                'status', s.name, 'statusType', s.status_type,
