@@ -153,6 +153,9 @@ like $r->{json}{errors}{events}[0], qr/ticket\.exploded/,
     'an unknown event: named';
 $r = hook_post('/api/webhooks', [url => $sink->http_url('/a')]);
 $t->problem_ok($r, 400, 'no events: 400');
+$r = hook_post('/api/webhooks', [url => ' ', events => 'ticket.created']);
+$t->problem_ok($r, 400, 'a blank url: 400');
+like $r->{json}{errors}{url}[0], qr/required/, 'a blank url: required';
 $r = hook_post('/api/webhooks', [url => $sink->http_url('/a'),
     events => 'ticket.created', active => 'maybe']);
 $t->problem_ok($r, 400, 'active not a boolean: 400');
@@ -191,6 +194,10 @@ $t->problem_ok(hook_patch($A->{id}, [active => 'false'], $tech1), 403,
     'patch as a Technician: 403');
 $t->problem_ok(hook_patch($A->{id}, [url => 'gopher://x']), 400,
     'patch a bad url: 400');
+$r = hook_patch($A->{id}, [url => '', active => '']);
+is $r->{status}, 200, 'patch with blank fields: 200';
+is $r->{json}{url}, $sink->http_url('/a'), 'patch with blank fields: kept';
+ok $r->{json}{active}, 'patch with blank fields: still active';
 $t->problem_ok($t->http(PUT => "/api/webhooks/$A->{id}", token => $admin),
     405, 'PUT: 405');
 like $t->http(PUT => "/api/webhooks/$A->{id}", token => $admin)

@@ -543,7 +543,7 @@ tk__webhook_url_ok(const char *url)
 
 /*
  * The fields of a subscription: url, events (repeated, or separated by
- * commas or spaces), active.  On create url and events are required.
+ * commas or spaces), active; blank ones are absent.  On create url and events are required.
  * *events: a malloc'd JSON array or NULL when absent.
  */
 static int
@@ -556,9 +556,18 @@ tk__webhook_fields(const tk_form_t *form, int create, const char **url,
     size_t        nv, i, n;
     int           k, b, found, rc;
 
+    /* blank counts as absent, as everywhere in the API */
     *url = tk_form_get(form, "url");
     *active = tk_form_get(form, "active");
     *events = NULL;
+
+    if (tk__blank(*url)) {
+        *url = NULL;
+    }
+
+    if (tk__blank(*active)) {
+        *active = NULL;
+    }
 
     if (*url == NULL && create) {
         rc = tk__error_add(errors, "url", "The url field is required.");
