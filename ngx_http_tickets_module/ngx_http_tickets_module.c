@@ -61,7 +61,14 @@ typedef enum {
     NGX_HTTP_TICKETS_OP_TASK_COMPLETE,
     NGX_HTTP_TICKETS_OP_ESCALATE,
     NGX_HTTP_TICKETS_OP_LIST,
-    NGX_HTTP_TICKETS_OP_OPENAPI
+    NGX_HTTP_TICKETS_OP_OPENAPI,
+    NGX_HTTP_TICKETS_OP_WEBHOOKS,
+    NGX_HTTP_TICKETS_OP_WEBHOOK_CREATE,
+    NGX_HTTP_TICKETS_OP_WEBHOOK_GET,
+    NGX_HTTP_TICKETS_OP_WEBHOOK_UPDATE,
+    NGX_HTTP_TICKETS_OP_WEBHOOK_DELETE,
+    NGX_HTTP_TICKETS_OP_WEBHOOK_DELIVERIES,
+    NGX_HTTP_TICKETS_OP_WEBHOOK_REDELIVER
 } ngx_http_tickets_op_e;
 
 
@@ -117,6 +124,8 @@ typedef struct {
     ngx_http_tickets_loc_conf_t *conf;
     ngx_http_tickets_route_t   *route;
     int64_t                     id;
+    /* the second "{id}" of a path, as in .../deliveries/{id}/redeliver */
+    int64_t                     id2;
     ngx_str_t                   guid;
     ngx_str_t                   request_id;
     tk_jwt_claims_t             claims;
@@ -153,7 +162,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_tickets_handler(ngx_http_request_t *r);
 static ngx_http_tickets_route_t *ngx_http_tickets_route(ngx_http_request_t *r,
-    int64_t *id, ngx_str_t *guid, ngx_uint_t *allowed);
+    int64_t *id, int64_t *id2, ngx_str_t *guid, ngx_uint_t *allowed);
 static ngx_int_t ngx_http_tickets_allow(ngx_http_request_t *r,
     ngx_uint_t allowed);
 static ngx_int_t ngx_http_tickets_authenticate(ngx_http_request_t *r,
@@ -442,6 +451,21 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
                        1, 0, NULL),
     NGX_HTTP_TICKETS_R("/api/TicketsApi/{id}", NGX_HTTP_DELETE, DELETE,
                        1, 0, NULL),
+    /* webhook subscriptions, Admin only (docs/webhooks.md) */
+    NGX_HTTP_TICKETS_R("/api/webhooks", NGX_HTTP_TICKETS_GET, WEBHOOKS,
+                       1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/webhooks", NGX_HTTP_POST, WEBHOOK_CREATE,
+                       1, 1, "/api/webhooks/%L"),
+    NGX_HTTP_TICKETS_R("/api/webhooks/{id}/deliveries", NGX_HTTP_TICKETS_GET,
+                       WEBHOOK_DELIVERIES, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/webhooks/{id}/deliveries/{id}/redeliver",
+                       NGX_HTTP_POST, WEBHOOK_REDELIVER, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/webhooks/{id}", NGX_HTTP_TICKETS_GET,
+                       WEBHOOK_GET, 1, 0, NULL),
+    NGX_HTTP_TICKETS_R("/api/webhooks/{id}", NGX_HTTP_PATCH, WEBHOOK_UPDATE,
+                       1, 1, NULL),
+    NGX_HTTP_TICKETS_R("/api/webhooks/{id}", NGX_HTTP_DELETE, WEBHOOK_DELETE,
+                       1, 0, NULL),
 };
 
 
@@ -476,6 +500,13 @@ static const char  *ngx_http_tickets_op_names[] = {
     [NGX_HTTP_TICKETS_OP_ESCALATE] = "escalate",
     [NGX_HTTP_TICKETS_OP_LIST] = "list",
     [NGX_HTTP_TICKETS_OP_OPENAPI] = "openapi",
+    [NGX_HTTP_TICKETS_OP_WEBHOOKS] = "webhooks",
+    [NGX_HTTP_TICKETS_OP_WEBHOOK_CREATE] = "webhook_create",
+    [NGX_HTTP_TICKETS_OP_WEBHOOK_GET] = "webhook_get",
+    [NGX_HTTP_TICKETS_OP_WEBHOOK_UPDATE] = "webhook_update",
+    [NGX_HTTP_TICKETS_OP_WEBHOOK_DELETE] = "webhook_delete",
+    [NGX_HTTP_TICKETS_OP_WEBHOOK_DELIVERIES] = "webhook_deliveries",
+    [NGX_HTTP_TICKETS_OP_WEBHOOK_REDELIVER] = "webhook_redeliver",
 };
 
 
@@ -537,7 +568,7 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
                                         : NULL, NULL);
     }
 
-    route = ngx_http_tickets_route(r, &id, &ctx->guid, &allowed);
+    route = ngx_http_tickets_route(r, &id, &ctx->id2, &ctx->guid, &allowed);
 
     if (route == NULL) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -633,12 +664,12 @@ ngx_http_tickets_handler(ngx_http_request_t *r)
  * is then 0 for an unknown path (404) or the methods the path has (405).
  */
 static ngx_http_tickets_route_t *
-ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id, ngx_str_t *guid,
-    ngx_uint_t *allowed)
+ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id, int64_t *id2,
+    ngx_str_t *guid, ngx_uint_t *allowed)
 {
     u_char                    *p, *q, *end, *pp, *pe;
-    int64_t                    n;
-    ngx_uint_t                 i, ok;
+    int64_t                    n, first;
+    ngx_uint_t                 i, ok, nids;
     ngx_http_tickets_route_t  *route;
 
     *allowed = 0;
@@ -661,6 +692,8 @@ ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id, ngx_str_t *guid,
         pe = pp + route->pattern.len;
         ok = 1;
         n = 0;
+        first = 0;
+        nids = 0;
 
         while (pp < pe && p < end) {
 
@@ -686,6 +719,10 @@ ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id, ngx_str_t *guid,
             }
 
             if (*pp == '{') {
+                if (nids++ == 1) {
+                    first = n;
+                }
+
                 q = p;
                 n = 0;
 
@@ -729,7 +766,14 @@ ngx_http_tickets_route(ngx_http_request_t *r, int64_t *id, ngx_str_t *guid,
             continue;
         }
 
-        *id = n;
+        if (nids > 1) {
+            *id = first;
+            *id2 = n;
+
+        } else {
+            *id = n;
+        }
+
         return route;
     }
 
@@ -742,7 +786,7 @@ ngx_http_tickets_allow(ngx_http_request_t *r, ngx_uint_t allowed)
 {
     u_char  *p, *start;
 
-    start = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, DELETE"));
+    start = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PATCH, DELETE"));
     if (start == NULL) {
         return NGX_ERROR;
     }
@@ -755,6 +799,10 @@ ngx_http_tickets_allow(ngx_http_request_t *r, ngx_uint_t allowed)
 
     if (allowed & NGX_HTTP_POST) {
         p = ngx_cpymem(p, "POST, ", 6);
+    }
+
+    if (allowed & NGX_HTTP_PATCH) {
+        p = ngx_cpymem(p, "PATCH, ", 7);
     }
 
     if (allowed & NGX_HTTP_DELETE) {
@@ -1481,6 +1529,34 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         tk_conn_set_list_count_limit(conn, ctx->conf->list_count_limit,
                                      ctx->conf->search_count_limit);
         rc = tk_ticket_list(conn, &p, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOKS:
+        rc = tk_webhook_list(conn, &p, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOK_CREATE:
+        rc = tk_webhook_create(conn, &p, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOK_GET:
+        rc = tk_webhook_get(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOK_UPDATE:
+        rc = tk_webhook_update(conn, &p, ctx->id, form, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOK_DELETE:
+        rc = tk_webhook_delete(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOK_DELIVERIES:
+        rc = tk_webhook_deliveries(conn, &p, ctx->id, res);
+        break;
+
+    case NGX_HTTP_TICKETS_OP_WEBHOOK_REDELIVER:
+        rc = tk_webhook_redeliver(conn, &p, ctx->id, ctx->id2, res);
         break;
 
     default:

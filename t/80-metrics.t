@@ -576,7 +576,7 @@ is $r->{status}, 204, 'update: queued a push';
 
 my $fam = scrape();
 is value($fam, 'tickets_outbox_up'), 1, 'tickets_outbox_up 1';
-for my $ch (qw(email push tpi webhook)) {
+for my $ch (qw(email push subscription tpi webhook)) {
     my $pending = outbox_sql("count(*) FILTER (WHERE status = 'pending')",
         $ch);
     is value($fam, 'tickets_outbox_pending', channel => $ch), $pending,
@@ -601,7 +601,7 @@ ok wait_sql("SELECT count(*) > 0 FROM outbox WHERE status = 'failed'"
 ok wait_sql("SELECT count(*) >= 3 FROM outbox WHERE status = 'sent'"
     . " AND channel = 'email'"), 'the emails were sent';
 $fam = scrape();
-for my $ch (qw(email push tpi webhook)) {
+for my $ch (qw(email push subscription tpi webhook)) {
     my ($pending, $failed, $sent, $retries) = split /\|/, outbox_sql(
         "count(*) FILTER (WHERE status = 'pending'),"
         . " count(*) FILTER (WHERE status = 'failed'),"

@@ -469,8 +469,9 @@ int tk_outbox_retry(tk_conn_t *conn, const char *id, tk_result_t *res);
  * The outbox by channel, for metrics: how many notifications are pending
  * and failed, the age of the oldest pending one, how many were sent and
  * how many delivery attempts were retries (sum of attempts - 1).  Fills
- * one entry per channel ("email", "push", "tpi", "webhook", every one
- * even when empty) up to max; *n is how many.
+ * one entry per channel ("email", "push", "tpi", "webhook" for the
+ * configured webhook_url, "subscription" for the webhook subscriptions,
+ * every one even when empty) up to max; *n is how many.
  */
 typedef struct {
     char        channel[16];
@@ -481,11 +482,32 @@ typedef struct {
     double      oldest_pending_seconds;     /* 0 when none is pending */
 } tk_outbox_stats_t;
 
-#define TK_OUTBOX_CHANNELS  4
+#define TK_OUTBOX_CHANNELS  5
 
 int tk_outbox_stats(tk_conn_t *conn, tk_outbox_stats_t *stats, int max,
     int *n, tk_result_t *res);
-
+/*
+ * Webhook subscriptions (docs/webhooks.md), Admin only (TK_EFORBIDDEN).
+ * Form fields: url, events (repeated or comma-separated), active.
+ * create: TK_CREATED with the subscription and its secret, res->id set;
+ * update: TK_OK with it; delete: TK_NO_CONTENT; deliveries: the newest
+ * 100; redeliver: TK_OK with the delivery queued again (TK_ECONFLICT when
+ * it is being sent or the subscription is paused).
+ */
+int tk_webhook_list(tk_conn_t *conn, const tk_principal_t *p,
+    tk_result_t *res);
+int tk_webhook_get(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+int tk_webhook_create(tk_conn_t *conn, const tk_principal_t *p,
+    const tk_form_t *form, tk_result_t *res);
+int tk_webhook_update(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    const tk_form_t *form, tk_result_t *res);
+int tk_webhook_delete(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
+    tk_result_t *res);
+int tk_webhook_deliveries(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t id, tk_result_t *res);
+int tk_webhook_redeliver(tk_conn_t *conn, const tk_principal_t *p,
+    int64_t id, int64_t delivery_id, tk_result_t *res);
 /*
  * The escalation job: escalates up to max active tickets past their due
  * date, unless it ran elsewhere less than escalation_interval_seconds ago

@@ -49,6 +49,7 @@ enum {
     TK__S_MAX_ATTEMPTS,
     TK__S_RETRY_BASE,
     TK__S_RETRY_MAX,
+    TK__S_PAUSE_AFTER,
     TK__S_N
 };
 
@@ -57,7 +58,7 @@ static const char *const  tk__deliver_keys[TK__S_N] = {
     "smtp_url", "smtp_username", "smtp_password", "smtp_from", "push_url",
     "tpi_callback_url", "webhook_url", "webhook_secret", "public_base_url",
     "outbox_max_attempts", "outbox_retry_base_seconds",
-    "outbox_retry_max_seconds"
+    "outbox_retry_max_seconds", "webhook_pause_after_failures"
 };
 
 typedef struct {
@@ -66,6 +67,7 @@ typedef struct {
     char        max_attempts[24];
     char        retry_base[24];
     char        retry_max[24];
+    char        pause_after[24];
 } tk__dconf_t;
 
 typedef struct {
@@ -80,6 +82,10 @@ typedef struct {
     time_t      created;
     long        attempts;
     const char *devices;
+    /* channel "subscription": the subscription's id, target and key */
+    const char *webhook_id;
+    const char *webhook_url;
+    const char *webhook_secret;
 } tk__row_t;
 
 typedef struct {
@@ -100,6 +106,8 @@ static int tk__send_mail(const tk__dconf_t *dc, const tk__row_t *row,
     char *err, size_t errlen, int *permanent);
 static int tk__send_http(const tk__dconf_t *dc, const tk__row_t *row,
     char *err, size_t errlen, int *permanent);
+static int tk__webhook_outcome(tk_conn_t *c, const tk__dconf_t *dc,
+    const tk__row_t *row, const char *err, tk__buf_t *log, tk_result_t *res);
 static void tk__curl_common(CURL *h, char *errbuf);
 static size_t tk__read_cb(char *buf, size_t size, size_t n, void *data);
 static size_t tk__write_cb(char *buf, size_t size, size_t n, void *data);
@@ -108,10 +116,12 @@ static size_t tk__write_cb(char *buf, size_t size, size_t n, void *data);
 static const tk__stmt_t  tk__outbox_claim_stmt = {
     "tk_outbox_claim",
     "UPDATE outbox o SET lease_until = now() + make_interval(secs => $2::int),"
-    " attempts = o.attempts + 1"
+    " attempts = o.attempts + 1, last_attempt_on = now()"
     " WHERE o.id IN (SELECT id FROM outbox WHERE status = 'pending'"
     " AND next_attempt_on <= now()"
     " AND (lease_until IS NULL OR lease_until < now())"
+    " AND (webhook_id IS NULL OR EXISTS (SELECT FROM webhooks w"
+    " WHERE w.id = outbox.webhook_id AND w.is_active))"
     " ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED)"
     " RETURNING o.id, o.uuid, o.channel, o.event, o.ticket_id,"
     " array_to_json(o.recipients)::text, o.payload::text,"
@@ -122,7 +132,9 @@ static const tk__stmt_t  tk__outbox_claim_stmt = {
     " json_build_object('userId', d.user_id, 'platform', d.platform,"
     " 'token', d.token) ORDER BY d.id), '[]')"
     " FROM push_device_tokens d WHERE d.user_id = ANY (o.recipients))::text"
-    " END",
+    " END, o.webhook_id,"
+    " (SELECT w.url FROM webhooks w WHERE w.id = o.webhook_id),"
+    " (SELECT w.secret FROM webhooks w WHERE w.id = o.webhook_id)",
     2
 };
 
@@ -137,7 +149,10 @@ enum {
     TK__OC_CREATED_ON,
     TK__OC_CREATED,
     TK__OC_ATTEMPTS,
-    TK__OC_DEVICES
+    TK__OC_DEVICES,
+    TK__OC_WEBHOOK,
+    TK__OC_WEBHOOK_URL,
+    TK__OC_WEBHOOK_SECRET
 };
 
 static const tk__stmt_t  tk__outbox_conf_stmt = {
@@ -146,7 +161,7 @@ static const tk__stmt_t  tk__outbox_conf_stmt = {
     " 'smtp_username', 'smtp_password', 'smtp_from', 'push_url',"
     " 'tpi_callback_url', 'webhook_url', 'webhook_secret', 'public_base_url',"
     " 'outbox_max_attempts', 'outbox_retry_base_seconds',"
-    " 'outbox_retry_max_seconds')",
+    " 'outbox_retry_max_seconds', 'webhook_pause_after_failures')",
     0
 };
 
@@ -181,6 +196,33 @@ static const tk__stmt_t  tk__outbox_release_stmt = {
     "UPDATE outbox SET lease_until = NULL,"
     " attempts = greatest(attempts - 1, 0) WHERE id = $1::bigint",
     1
+};
+
+/*
+ * A subscription's attempt: $2 NULL a success, else the error.  Paused
+ * after $3 consecutive failed attempts ("0": never); the first column
+ * says whether this attempt paused it.
+ */
+static const tk__stmt_t  tk__webhook_outcome_stmt = {
+    "tk_webhook_outcome",
+    "WITH o AS (SELECT id, is_active, consecutive_failures + 1 AS n"
+    " FROM webhooks WHERE id = $1::bigint FOR UPDATE),"
+    " p AS (SELECT o.id, $2::text IS NOT NULL AND o.is_active"
+    " AND $3::int > 0 AND o.n >= $3::int AS pause, o.n FROM o)"
+    " UPDATE webhooks w SET"
+    " consecutive_failures = CASE WHEN $2::text IS NULL THEN 0 ELSE p.n END,"
+    " last_success_on = CASE WHEN $2::text IS NULL THEN now()"
+    " ELSE w.last_success_on END,"
+    " last_failure_on = CASE WHEN $2::text IS NULL THEN w.last_failure_on"
+    " ELSE now() END,"
+    " last_error = coalesce($2::text, w.last_error),"
+    " is_active = w.is_active AND NOT p.pause,"
+    " paused_on = CASE WHEN p.pause THEN now() ELSE w.paused_on END,"
+    " paused_reason = CASE WHEN p.pause THEN format("
+    "'paused automatically after %s consecutive failed attempts: %s',"
+    " p.n, $2::text) ELSE w.paused_reason END"
+    " FROM p WHERE w.id = p.id RETURNING p.pause, p.n",
+    3
 };
 
 static const tk__stmt_t  tk__outbox_list_stmt = {
@@ -281,6 +323,9 @@ tk_outbox_deliver(tk_conn_t *c, int max, tk_result_t *res)
                                        NULL, 10);
         row.attempts = strtol(tk__val(claim, i, TK__OC_ATTEMPTS), NULL, 10);
         row.devices = tk__val(claim, i, TK__OC_DEVICES);
+        row.webhook_id = tk__val(claim, i, TK__OC_WEBHOOK);
+        row.webhook_url = tk__val(claim, i, TK__OC_WEBHOOK_URL);
+        row.webhook_secret = tk__val(claim, i, TK__OC_WEBHOOK_SECRET);
 
         clock_gettime(CLOCK_MONOTONIC, &now);
 
@@ -317,6 +362,15 @@ tk_outbox_deliver(tk_conn_t *c, int max, tk_result_t *res)
             }
             PQclear(r);
             sent++;
+
+            if (row.webhook_id != NULL
+                && tk__webhook_outcome(c, &dc, &row, NULL, &log, res)
+                   != TK_OK)
+            {
+                rc = res->code;
+                break;
+            }
+
             continue;
         }
 
@@ -349,6 +403,13 @@ tk_outbox_deliver(tk_conn_t *c, int max, tk_result_t *res)
 
         PQclear(r);
         rc = TK_OK;
+
+        if (row.webhook_id != NULL
+            && tk__webhook_outcome(c, &dc, &row, err, &log, res) != TK_OK)
+        {
+            rc = res->code;
+            break;
+        }
     }
 
     PQclear(claim);
@@ -448,6 +509,7 @@ tk__deliver_conf(tk_conn_t *c, tk__dconf_t *dc, tk_result_t *res)
 {
     PGresult    *r;
     const char  *key, *val;
+    long         n;
     int          i, k;
 
     memset(dc, 0, sizeof(*dc));
@@ -482,6 +544,14 @@ tk__deliver_conf(tk_conn_t *c, tk__dconf_t *dc, tk_result_t *res)
     tk__int_setting(dc->v[TK__S_MAX_ATTEMPTS], 8, dc->max_attempts);
     tk__int_setting(dc->v[TK__S_RETRY_BASE], 30, dc->retry_base);
     tk__int_setting(dc->v[TK__S_RETRY_MAX], 3600, dc->retry_max);
+
+    /* 0 is a value here: never pause */
+    if (tk__setting_parse_int(dc->v[TK__S_PAUSE_AFTER], &n) != TK_OK
+        || n < 0)
+    {
+        n = 10;
+    }
+    snprintf(dc->pause_after, sizeof(dc->pause_after), "%ld", n);
 
     return TK_OK;
 }
@@ -755,13 +825,21 @@ tk__send_http(const tk__dconf_t *dc, const tk__row_t *row, char *err,
         : strcmp(row->channel, "tpi") == 0 ? TK__S_TPI_URL
         : strcmp(row->channel, "webhook") == 0 ? TK__S_WEBHOOK_URL : -1;
 
-    if (k < 0) {
+    if (row->webhook_id != NULL) {
+        /* a subscription: its own target and key */
+        key = "webhook subscription";
+        target = row->webhook_url;
+        secret = row->webhook_secret;
+
+    } else if (k < 0) {
         snprintf(err, errlen, "unknown channel %.32s", row->channel);
         return TK_EINVAL;
-    }
 
-    key = tk__deliver_keys[k];
-    target = dc->v[k];
+    } else {
+        key = tk__deliver_keys[k];
+        target = dc->v[k];
+        secret = dc->v[TK__S_WEBHOOK_SECRET];
+    }
 
     if (target == NULL) {
         snprintf(err, errlen, "no %s configured", key);
@@ -788,7 +866,6 @@ tk__send_http(const tk__dconf_t *dc, const tk__row_t *row, char *err,
     }
 
     snprintf(ts, sizeof(ts), "%lld", (long long) time(NULL));
-    secret = dc->v[TK__S_WEBHOOK_SECRET];
 
     if (secret != NULL
         && tk__http_signature(secret, ts, body, strlen(body), sig) != TK_OK)
@@ -909,6 +986,36 @@ done:
     free(body);
 
     return rc;
+}
+
+
+/* The subscription's counters after an attempt: err NULL on success. */
+static int
+tk__webhook_outcome(tk_conn_t *c, const tk__dconf_t *dc, const tk__row_t *row,
+    const char *err, tk__buf_t *log, tk_result_t *res)
+{
+    PGresult    *r;
+    const char  *v[3], *pause;
+
+    v[0] = row->webhook_id;
+    v[1] = err;
+    v[2] = dc->pause_after;
+
+    r = tk__exec(c, &tk__webhook_outcome_stmt, v, res);
+    if (r == NULL) {
+        return res->code;
+    }
+
+    pause = tk__val(r, 0, 0);
+
+    if (pause != NULL && pause[0] == 't') {
+        tk__buf_fmt(log, "failed: webhook %s paused after %s consecutive "
+                    "failed attempts: %s\n", row->webhook_id,
+                    tk__val(r, 0, 1), err);
+    }
+
+    PQclear(r);
+    return TK_OK;
 }
 
 

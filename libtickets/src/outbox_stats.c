@@ -21,7 +21,8 @@ static const tk__stmt_t  tk__outbox_stats_stmt = {
     " coalesce(sum(greatest(o.attempts - 1, 0)), 0),"
     " coalesce(extract(epoch FROM now() - min(o.created_on)"
     "   FILTER (WHERE o.status = 'pending')), 0)::float8"
-    " FROM (VALUES ('email'), ('push'), ('tpi'), ('webhook')) c (channel)"
+    " FROM (VALUES ('email'), ('push'), ('subscription'), ('tpi'),"
+    " ('webhook')) c (channel)"
     " LEFT JOIN outbox o ON o.channel = c.channel"
     " GROUP BY c.channel ORDER BY c.channel",
     0

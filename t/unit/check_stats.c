@@ -139,7 +139,8 @@ START_TEST(outbox_by_channel)
     int                 i, n;
     long                pending, failed, sent, retries;
     tk_outbox_stats_t   st[TK_OUTBOX_CHANNELS];
-    const char         *names[] = { "email", "push", "tpi", "webhook" };
+    const char         *names[] = { "email", "push", "subscription", "tpi",
+                                     "webhook" };
 
     ck_assert(exec_script(pg,
         "INSERT INTO outbox (channel, event, payload, status, attempts,"
