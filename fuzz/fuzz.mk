@@ -22,6 +22,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # -pthread; another compiler's options are no business of clang's
 FUZZ_PKG_CFLAGS = $(filter -I% -D% -pthread,$(PKG_CFLAGS))
 FUZZ_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) \
+               -DTK_VERSION='"$(VERSION)"' \
                -Ilibtickets/include -Ilibtickets/src -I$(MOD_DIR) -Ifuzz \
                $(FUZZ_PKG_CFLAGS)
 

@@ -150,7 +150,8 @@ PY
         my ($p, $m) = ($1, $2);
         $p =~ s/\{[^}]+\}/{}/g;
         $routes{"$p $_"} = 1 for map { /GET/ ? 'get' : /POST/ ? 'post'
-            : /DELETE/ ? 'delete' : "?$_" } split /\|/, $m;
+            : /DELETE/ ? 'delete' : /PATCH/ ? 'patch' : "?$_" }
+            split /\|/, $m;
     }
     my %documented;
     for my $path (keys %{$doc->{paths}}) {
@@ -160,9 +161,6 @@ PY
                 qw(get put post delete patch);
     }
     ok(keys %routes > 20, 'the route table is read');
-    # the close link's POST is the confirm change of another branch
-    delete $documented{'/api/TicketsApi/confirm/{} post'}
-        unless $routes{'/api/TicketsApi/confirm/{} post'};
     is_deeply([sort keys %documented], [sort keys %routes],
         'every route of the module is documented, and nothing else');
 }
