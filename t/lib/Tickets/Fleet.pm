@@ -203,7 +203,17 @@ sub hosts {
 sub served {
     my ($self, $h, $re) = @_;
     my %n = (primary => 0, replica => 0);
-    for (split /\n/, Tickets::Test::_slurp($h->dir . '/fleet.log')) {
+    my $log = $h->dir . '/fleet.log';
+    # nginx logs a request just after its answer went out: wait until the
+    # log has stopped growing for 100 ms (at most 3 s)
+    my ($size, $until) = (-1, time + 3);
+    while (time < $until) {
+        my $now = -s $log // 0;
+        last if $now == $size;
+        $size = $now;
+        sleep 0.1;
+    }
+    for (split /\n/, Tickets::Test::_slurp($log)) {
         $n{$1}++ if /$re/ && / (primary|replica)$/;
     }
     return \%n;
