@@ -134,6 +134,7 @@ typedef struct {
     /* the request, copied for the task: NUL-terminated */
     char                       *idempotency_key;
     char                       *if_match;
+    char                       *if_none_match;     /* GET by id only */
     char                       *token;
     char                        guid_c[40];
     ngx_str_t                   args;
@@ -1030,6 +1031,16 @@ ngx_http_tickets_post_task(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
         }
     }
 
+    if (r->headers_in.if_none_match
+        && ctx->route->op == NGX_HTTP_TICKETS_OP_GET)
+    {
+        ctx->if_none_match = ngx_http_tickets_cstr(r->pool,
+                                          &r->headers_in.if_none_match->value);
+        if (ctx->if_none_match == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     ctx->args = r->args;
 
     if (ctx->conf->db_read.len) {
@@ -1396,6 +1407,12 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
             tk_form_free(form);
             return rc;
         }
+    }
+
+    if (ctx->route->auth && ctx->route->op == NGX_HTTP_TICKETS_OP_GET) {
+        /* the principal and the ticket in one round trip */
+        return tk_ticket_get_as(conn, ctx->claims.sub, ctx->claims.perms,
+                                ctx->id, ctx->if_none_match, &p, res);
     }
 
     if (ctx->route->auth) {
@@ -1895,6 +1912,21 @@ ngx_http_tickets_respond(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
     case TK_NO_CONTENT:
         return ngx_http_tickets_send(r, ctx, NGX_HTTP_NO_CONTENT, NULL,
                                      NULL, 0);
+
+    case TK_NOT_MODIFIED:
+        /* the ETag (above) and no body, nor a length of one */
+        if (ngx_http_tickets_add_header(r, "X-Request-Id",
+                                        ctx->request_id.data,
+                                        ctx->request_id.len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+        ngx_http_clear_content_length(r);
+        r->header_only = 1;
+        return ngx_http_send_header(r);
 
     case TK_EINVAL:
         if (res->content_type[0] && res->body != NULL && !ctx->wants_json) {

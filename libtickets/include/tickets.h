@@ -24,6 +24,7 @@ extern "C" {
 #define TK_OK            0      /* 200 with a body */
 #define TK_CREATED       1      /* 201 with a body and a Location */
 #define TK_NO_CONTENT    2      /* 204 */
+#define TK_NOT_MODIFIED  3      /* 304: If-None-Match named the ETag */
 
 #define TK_ENOMEM       -1
 #define TK_EINVAL       -2      /* 400: bad input, errors per field */
@@ -334,6 +335,16 @@ int tk_ticket_get(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     tk_result_t *res);
 int tk_ticket_register(tk_conn_t *conn, const tk_principal_t *p,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/*
+ * tk_principal_load and tk_ticket_get in one round trip: TK_EAUTH when
+ * user_id is unknown or inactive (p then zeroed), else p filled as
+ * tk_principal_load does and res as tk_ticket_get does; but when
+ * if_none_match (NULL: none) names the ticket's current ETag (weak
+ * comparison) or is "*", TK_NOT_MODIFIED with res->etag set and no body.
+ */
+int tk_ticket_get_as(tk_conn_t *conn, const char *user_id,
+    unsigned token_perms, int64_t id, const char *if_none_match,
+    tk_principal_t *p, tk_result_t *res);
 /* id 0: no ticket context */
 int tk_metadata(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     tk_result_t *res);

@@ -40,6 +40,7 @@ tk_strerror(int code)
     case TK_OK:            return "ok";
     case TK_CREATED:       return "created";
     case TK_NO_CONTENT:    return "no content";
+    case TK_NOT_MODIFIED:  return "not modified";
     case TK_ENOMEM:        return "out of memory";
     case TK_EINVAL:        return "invalid input";
     case TK_ENOTFOUND:     return "not found";
