@@ -31,6 +31,12 @@ CREATE TABLE inbound_mail (
 CREATE INDEX inbound_mail_ticket_idx ON inbound_mail (ticket_id)
     WHERE ticket_id IS NOT NULL;
 
+-- POST /api/TicketsApi/inbound needs it: the role of the service accounts
+-- of mail relays has it, no other (an Admin's token is not a relay's)
+INSERT INTO permissions (name) VALUES ('Tickets.Inbound');
+INSERT INTO role_permissions (role, permission) VALUES
+  ('Integration', 'Tickets.Inbound');
+
 INSERT INTO setting_keys (key, kind, description) VALUES
   ('mail_ticket_tag', 'text',
    'the tag before the ticket number in the subject of a mail, as in '

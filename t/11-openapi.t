@@ -150,7 +150,8 @@ PY
         my ($p, $m) = ($1, $2);
         $p =~ s/\{[^}]+\}/{}/g;
         $routes{"$p $_"} = 1 for map { /GET/ ? 'get' : /POST/ ? 'post'
-            : /DELETE/ ? 'delete' : "?$_" } split /\|/, $m;
+            : /DELETE/ ? 'delete' : /PATCH/ ? 'patch' : "?$_" }
+            split /\|/, $m;
     }
     my %documented;
     for my $path (keys %{$doc->{paths}}) {

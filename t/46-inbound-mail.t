@@ -338,4 +338,91 @@ is count('SELECT count(*) FROM tickets'), $tickets, 'refusals: no ticket';
 };
 is $rc, 75, 'database unreachable: 75';
 
+# --- POST /api/TicketsApi/inbound ------------------------------------------
+
+my $relay = $t->token('integration');
+sub inbound {
+    my ($raw, %o) = @_;
+    return $t->http(POST => "$API/inbound", body => $raw,
+        token => $o{token} // $relay,
+        headers => { 'Content-Type' => $o{type} // 'message/rfc822' });
+}
+
+$r = inbound(mail(subject => 'Via the relay', body => "Hello relay.\n"));
+is $r->{status}, 201, 'inbound: a new ticket, 201';
+is $r->{json}{outcome}, 'ticket', 'inbound: outcome ticket';
+my $hid = $r->{json}{ticketId};
+is $r->{headers}{location}, "$API/$hid", 'inbound: Location of the ticket';
+($tk) = ticket_of($hid);
+is $tk->{source}, 2, 'inbound: source Email';
+is $tk->{description}, 'Hello relay.', 'inbound: the text';
+
+my $rel = mail(subject => "Re: [Ticket #$hid] Via the relay",
+    body => "More.\n\n-----Original Message-----\nFrom: Helpdesk\n"
+        . "Sent: today\n\nold text\n");
+$r = inbound($rel);
+is $r->{status}, 200, 'inbound reply: 200';
+is $r->{json}{outcome}, 'reply', 'inbound reply: outcome reply';
+is $r->{json}{ticketId}, $hid, 'inbound reply: the ticket';
+@c = convs_of($hid);
+is $c[-1]{message}, 'More.', 'inbound reply: Outlook quote trimmed';
+$r = inbound($rel);
+is $r->{status}, 200, 'inbound duplicate: 200';
+is $r->{json}{outcome}, 'duplicate', 'inbound duplicate: outcome duplicate';
+is scalar(convs_of($hid)), scalar(@c), 'inbound duplicate: nothing added';
+
+$r = inbound(mail(headers => [['Auto-Submitted' => 'auto-generated']]));
+is $r->{status}, 200, 'inbound auto-reply: 200';
+is $r->{json}{outcome}, 'ignored', 'inbound auto-reply: ignored';
+
+$before = count('SELECT count(*) FROM inbound_mail');
+$r = inbound(mail(mime => qq{Content-Type: multipart/mixed; boundary="x"\n\n}
+    . "nothing\n"));
+$t->problem_ok($r, 400, 'inbound broken MIME: 400');
+like $r->{json}{detail} // $r->{json}{title} // '', qr/malformed MIME/,
+    'inbound broken MIME: the reason';
+$r = inbound(mail(from => 'nobody@example.net'));
+$t->problem_ok($r, 403, 'inbound unknown sender: 403');
+$r = inbound(mail(), type => 'text/plain');
+$t->problem_ok($r, 415, 'inbound as text/plain: 415');
+$r = inbound(mail(), token => $t->token('admin'));
+$t->problem_ok($r, 403, 'inbound without Tickets.Inbound: 403');
+$r = $t->http(POST => "$API/inbound", body => mail(),
+    headers => { 'Content-Type' => 'message/rfc822' });
+is $r->{status}, 401, 'inbound without a token: 401';
+is count('SELECT count(*) FROM inbound_mail'), $before,
+    'inbound refusals: nothing stored';
+
+# --- the round trip: our notification, a reply to it, the same ticket -------
+
+$r = $t->form_post("$API/reply/$hid", [Id => $hid, Title => 'We need a photo',
+    SendTo => 'member1@example.com', Message => 'Please send a photo.'],
+    token => $t->token('tech1'));
+is $r->{status}, 200, 'round trip: staff reply by the API';
+my ($note) = $sink->wait_mails(sub {
+    ($_[0]->header('X-Tickets-Ticket-Id') // '') eq $hid
+        && ($_[0]->header('X-Tickets-Event') // '') eq 'Reply'
+}, 1, 10);
+ok $note, 'round trip: the notification reached the SMTP sink';
+my $note_id = $note ? $note->header('Message-ID') : '';
+like $note_id, qr/^<[0-9a-f-]{36}\@\Q$HOST\E>$/,
+    'round trip: it carries our Message-ID';
+like $note ? $note->{subject} : '', qr/#\Q$hid\E\b/,
+    'round trip: its subject carries the ticket tag';
+like $note ? ($note->header('References') // '') : '',
+    qr/<ticket-\Q$hid\E\@\Q$HOST\E>/, 'round trip: References name the ticket';
+
+# the requester's client answers it; the subject lost its tag on the way
+(my $quoted = $note ? $note->{body} : '') =~ s/^/> /mg;
+$j = deliver_ok(mail(subject => 'Re: photo',
+    headers => [['In-Reply-To' => $note_id], [References => $note_id]],
+    body => "Here is the photo.\n\nOn Mon, 7 Dec 2026, Helpdesk wrote:\n"
+        . $quoted,
+    mime => undef), 'round trip reply');
+is $j->{outcome}, 'reply', 'round trip: a reply';
+is $j->{ticketId}, $hid, 'round trip: on the same ticket';
+@c = convs_of($hid);
+is $c[-1]{type}, 'RequesterReply', 'round trip: a RequesterReply';
+is $c[-1]{message}, 'Here is the photo.', 'round trip: without the quote';
+
 done_testing;

@@ -58,7 +58,9 @@ typedef enum {
 #define TK_PERM_CLOSE    0x10u
 #define TK_PERM_RESOLVE  0x20u
 #define TK_PERM_DELETE   0x40u
-#define TK_PERM_ALL      0x7fu
+/* POST /api/TicketsApi/inbound: hand over inbound mail (docs/email.md) */
+#define TK_PERM_INBOUND  0x80u
+#define TK_PERM_ALL      0xffu
 
 /* "Tickets.Create" -> TK_PERM_CREATE; 0 for an unknown name */
 unsigned tk_perm_parse(const char *name, size_t len);
