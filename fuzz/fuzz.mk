@@ -22,12 +22,13 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # -pthread; another compiler's options are no business of clang's
 FUZZ_PKG_CFLAGS = $(filter -I% -D% -pthread,$(PKG_CFLAGS))
 FUZZ_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) \
+               -DTK_VERSION='"$(VERSION)"' \
                -Ilibtickets/include -Ilibtickets/src -I$(MOD_DIR) -Ifuzz \
                $(FUZZ_PKG_CFLAGS)
 
 FUZZ_LIB_OBJ := $(LIB_SRC:libtickets/src/%.c=$(FB)/obj/%.o)
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
-UNIT_SAN      := check_form check_valid check_crypto
+UNIT_SAN      := check_form check_valid check_crypto check_mail
 UNIT_SAN_BIN  := $(UNIT_SAN:%=$(FB)/t/%)
 
 DEB_PKGS     += clang-14 libclang-rt-14-dev

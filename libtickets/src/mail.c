@@ -267,7 +267,7 @@ tk__mail_html_text(const char *h)
     static const char *const  blocks[] = {
         "br", "p", "/p", "div", "/div", "li", "tr", "/tr", "h1", "h2", "h3",
         "/h1", "/h2", "/h3", "blockquote", "/blockquote", "hr", "table",
-        "/table", NULL
+        "/table", "ul", "/ul", "ol", "/ol", "/li", "pre", "/pre", NULL
     };
     static const struct { const char *name; const char *text; } ents[] = {
         { "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
