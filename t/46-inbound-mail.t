@@ -39,6 +39,8 @@ set(smtp_from => 'Helpdesk <helpdesk@example.com>');
 set(public_base_url => "https://$HOST");
 set(outbox_retry_base_seconds => 1);
 set(outbox_retry_max_seconds => 1);
+# the escalation job writes conversations of its own: off, for the counts
+set(escalation_interval_seconds => 0);
 
 $t->run(jobs => 1, http_extra => "    tickets_outbox_interval 200ms;\n");
 
@@ -424,5 +426,22 @@ is $j->{ticketId}, $hid, 'round trip: on the same ticket';
 @c = convs_of($hid);
 is $c[-1]{type}, 'RequesterReply', 'round trip: a RequesterReply';
 is $c[-1]{message}, 'Here is the photo.', 'round trip: without the quote';
+
+# a tag of the site's own: outgoing subjects carry it, replies thread by it
+set(mail_ticket_tag => 'HD-');
+$r = $t->form_post("$API/reply/$hid", [Id => $hid, Title => 'Anything else?',
+    SendTo => 'member1@example.com', Message => 'Done?'],
+    token => $t->token('tech1'));
+is $r->{status}, 200, 'custom tag: staff reply by the API';
+($note) = $sink->wait_mails(sub {
+    ($_[0]->header('X-Tickets-Ticket-Id') // '') eq $hid
+        && ($_[0]->{subject} // '') =~ /Anything else/
+}, 1, 10);
+like $note ? $note->{subject} : '', qr/^\[HD-$hid\] .*Anything else\?$/,
+    'custom tag: the outgoing subject carries it';
+$j = deliver_ok(mail(subject => 'Re: ' . ($note ? $note->{subject} : ''),
+    body => "Yes, done.\n"), 'custom tag reply');
+is $j->{ticketId}, $hid, 'custom tag: the reply threads by the subject alone';
+set(mail_ticket_tag => 'Ticket #');
 
 done_testing;
