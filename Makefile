@@ -22,7 +22,7 @@ B           := $(CURDIR)/build
 VERSION     := $(shell cat $(CURDIR)/VERSION)
 SOVERSION   := 0
 
-PKGS        := libpq libcjson libjwt openssl libcurl
+PKGS        := libpq libcjson libjwt openssl libcurl gmime-3.0
 PKG_CFLAGS   = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN        := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
@@ -66,13 +66,15 @@ DEB_PKGS    := nginx nginx-dev libpq-dev libcjson-dev libjwt-dev libssl-dev \
                openssl curl \
                pgbouncer \
                libyaml-libyaml-perl libjson-validator-perl \
-               libcpanel-json-xs-perl python3-jsonschema
+               libcpanel-json-xs-perl python3-jsonschema \
+               libgmime-3.0-dev
 
 .PHONY: all lib ticketsctl module deps run test unit prove clean bench \
         install install-lib install-ctl install-module uninstall deb chaos \
         module-prereqs \
         bench-metrics
 
+.DEFAULT_GOAL := all
 include fuzz/fuzz.mk
 
 all: lib ticketsctl module

@@ -28,7 +28,7 @@ FUZZ_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) \
 
 FUZZ_LIB_OBJ := $(LIB_SRC:libtickets/src/%.c=$(FB)/obj/%.o)
 FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
-UNIT_SAN      := check_form check_valid check_crypto check_read
+UNIT_SAN      := check_form check_valid check_crypto check_read check_mail
 UNIT_SAN_BIN  := $(UNIT_SAN:%=$(FB)/t/%)
 
 DEB_PKGS     += clang-14 libclang-rt-14-dev

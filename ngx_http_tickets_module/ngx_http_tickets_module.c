@@ -68,7 +68,8 @@ typedef enum {
     NGX_HTTP_TICKETS_OP_WEBHOOK_UPDATE,
     NGX_HTTP_TICKETS_OP_WEBHOOK_DELETE,
     NGX_HTTP_TICKETS_OP_WEBHOOK_DELIVERIES,
-    NGX_HTTP_TICKETS_OP_WEBHOOK_REDELIVER
+    NGX_HTTP_TICKETS_OP_WEBHOOK_REDELIVER,
+    NGX_HTTP_TICKETS_OP_INBOUND
 } ngx_http_tickets_op_e;
 
 
@@ -142,6 +143,10 @@ typedef struct {
     size_t                      boundary_len;
     unsigned                    multipart:1;
     unsigned                    wants_json:1;
+    /* inbound: the body is a message/rfc822, read whole into raw */
+    unsigned                    raw_mail:1;
+    char                       *raw;
+    size_t                      raw_len;
     ngx_http_tickets_seg_t     *segs;
     ngx_uint_t                  nsegs;
 
@@ -467,6 +472,9 @@ static ngx_http_tickets_route_t  ngx_http_tickets_routes[] = {
                        1, 1, NULL),
     NGX_HTTP_TICKETS_R("/api/webhooks/{id}", NGX_HTTP_DELETE, WEBHOOK_DELETE,
                        1, 0, NULL),
+    /* inbound mail, a message/rfc822 body (docs/email.md) */
+    NGX_HTTP_TICKETS_R("/api/TicketsApi/inbound", NGX_HTTP_POST, INBOUND,
+                       1, 1, "/api/TicketsApi/%L"),
 };
 
 
@@ -508,6 +516,7 @@ static const char  *ngx_http_tickets_op_names[] = {
     [NGX_HTTP_TICKETS_OP_WEBHOOK_DELETE] = "webhook_delete",
     [NGX_HTTP_TICKETS_OP_WEBHOOK_DELIVERIES] = "webhook_deliveries",
     [NGX_HTTP_TICKETS_OP_WEBHOOK_REDELIVER] = "webhook_redeliver",
+    [NGX_HTTP_TICKETS_OP_INBOUND] = "inbound",
 };
 
 
@@ -899,6 +908,26 @@ ngx_http_tickets_form_type(ngx_http_request_t *r, ngx_http_tickets_ctx_t *ctx)
 
     ct = r->headers_in.content_type ? &r->headers_in.content_type->value
                                     : NULL;
+
+    if (ctx->route->op == NGX_HTTP_TICKETS_OP_INBOUND) {
+        if (ct != NULL && ct->len >= 14
+            && ngx_strncasecmp(ct->data, (u_char *) "message/rfc822", 14)
+               == 0
+            && (ct->len == 14 || ct->data[14] == ';' || ct->data[14] == ' '))
+        {
+            ctx->raw_mail = 1;
+            return NGX_DECLINED;
+        }
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_tickets_problem(r, ctx,
+                                        NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        "The body must be message/rfc822.",
+                                        NULL);
+    }
 
     if (ct != NULL
         && ct->len >= 33
@@ -1420,6 +1449,8 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
                                res);
         if (rc != TK_OK) {
             tk_form_free(form);
+            free(ctx->raw);
+            ctx->raw = NULL;
             return rc;
         }
     }
@@ -1576,6 +1607,20 @@ ngx_http_tickets_run(ngx_http_tickets_ctx_t *ctx, tk_conn_t *conn)
         rc = tk_webhook_redeliver(conn, &p, ctx->id, ctx->id2, res);
         break;
 
+    case NGX_HTTP_TICKETS_OP_INBOUND:
+        if (!(p.perms & TK_PERM_INBOUND)) {
+            rc = TK_EFORBIDDEN;
+            snprintf(res->message, sizeof(res->message),
+                     "Tickets.Inbound is required");
+
+        } else {
+            rc = tk_mail_deliver(conn, ctx->raw, ctx->raw_len, res);
+        }
+
+        free(ctx->raw);
+        ctx->raw = NULL;
+        break;
+
     default:
         rc = TK_ENOTFOUND;
     }
@@ -1684,6 +1729,13 @@ ngx_http_tickets_read_form(ngx_http_tickets_ctx_t *ctx, tk_form_t *form)
 
         ngx_http_tickets_multipart_destroy(mp);
         return rc;
+    }
+
+    if (rc == TK_OK && ctx->raw_mail) {
+        /* the message itself, for tk_mail_deliver() */
+        ctx->raw = (char *) all;
+        ctx->raw_len = p - all;
+        return TK_OK;
     }
 
     if (rc == TK_OK

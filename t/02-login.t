@@ -62,7 +62,8 @@ is_deeply $c->{permissions}, ['Tickets.Create'], 'member1: Tickets.Create';
 $r = login('integration', 'demo');
 is $r->{status}, 200, 'integration/demo: 200';
 $c = $t->claims($r->{json}{access_token}) // {};
-is_deeply $c->{permissions}, [], 'integration: permissions []';
+is_deeply $c->{permissions}, ['Tickets.Inbound'],
+    'integration: Tickets.Inbound only (inbound mail, docs/email.md)';
 
 # Bad credentials: the same answer for an unknown user and a bad password,
 # and a similar time (both pay for a password hash).

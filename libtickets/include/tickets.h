@@ -59,7 +59,9 @@ typedef enum {
 #define TK_PERM_CLOSE    0x10u
 #define TK_PERM_RESOLVE  0x20u
 #define TK_PERM_DELETE   0x40u
-#define TK_PERM_ALL      0x7fu
+/* POST /api/TicketsApi/inbound: hand over inbound mail (docs/email.md) */
+#define TK_PERM_INBOUND  0x80u
+#define TK_PERM_ALL      0xffu
 
 /* "Tickets.Create" -> TK_PERM_CREATE; 0 for an unknown name */
 unsigned tk_perm_parse(const char *name, size_t len);
@@ -434,6 +436,17 @@ int tk_ticket_list_by_user(tk_conn_t *conn, const tk_principal_t *p,
 /* TK_OK with the conversation */
 int tk_ticket_reqreply(tk_conn_t *conn, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, const char *idempotency_key, tk_result_t *res);
+/*
+ * Inbound email (docs/email.md): one RFC 5322 message of len bytes, as an
+ * MTA hands it over.  TK_CREATED: a new ticket (res->id); TK_OK: a reply
+ * on a ticket, or accepted and ignored (a robot, a loop, a duplicate);
+ * the body says which: {"outcome", "messageId", "ticketId",
+ * "conversationId", "reason"}.  TK_EINVAL: refused (malformed, too large,
+ * invalid content), TK_EFORBIDDEN: refused (an unknown or unauthorised
+ * sender); nothing is stored then.  TK_EUNAVAIL: try again later.
+ */
+int tk_mail_deliver(tk_conn_t *conn, const char *raw, size_t len,
+    tk_result_t *res);
 /* TK_OK with the bytes in body, content_type and filename set */
 int tk_attachment_get(tk_conn_t *conn, const tk_principal_t *p,
     int64_t attachment_id, tk_result_t *res);

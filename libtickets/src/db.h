@@ -49,6 +49,11 @@ struct tk_conn_s {
     char                sqlstate[6];
     char                err[256];
     tk_conn_stats_t     stats;          /* tk_conn_stats() */
+    /* mail.c: run by tk__write_commit in the write's transaction, before
+     * its COMMIT (what a mail made is stored with the mail); NULL: none */
+    int               (*precommit)(tk_conn_t *c, void *arg,
+                                   tk_result_t *res);
+    void               *precommit_arg;
 };
 
 

@@ -50,6 +50,7 @@ enum {
     TK__S_RETRY_BASE,
     TK__S_RETRY_MAX,
     TK__S_PAUSE_AFTER,
+    TK__S_MAIL_TAG,
     TK__S_N
 };
 
@@ -58,7 +59,8 @@ static const char *const  tk__deliver_keys[TK__S_N] = {
     "smtp_url", "smtp_username", "smtp_password", "smtp_from", "push_url",
     "tpi_callback_url", "webhook_url", "webhook_secret", "public_base_url",
     "outbox_max_attempts", "outbox_retry_base_seconds",
-    "outbox_retry_max_seconds", "webhook_pause_after_failures"
+    "outbox_retry_max_seconds", "webhook_pause_after_failures",
+    "mail_ticket_tag"
 };
 
 typedef struct {
@@ -161,7 +163,8 @@ static const tk__stmt_t  tk__outbox_conf_stmt = {
     " 'smtp_username', 'smtp_password', 'smtp_from', 'push_url',"
     " 'tpi_callback_url', 'webhook_url', 'webhook_secret', 'public_base_url',"
     " 'outbox_max_attempts', 'outbox_retry_base_seconds',"
-    " 'outbox_retry_max_seconds', 'webhook_pause_after_failures')",
+    " 'outbox_retry_max_seconds', 'webhook_pause_after_failures',"
+    " 'mail_ticket_tag')",
     0
 };
 
@@ -584,6 +587,46 @@ tk__int_setting(const char *value, long dflt, char out[24])
 
 
 /*
+ * The subject carries the ticket's tag as inbound mail reads it (the
+ * mail_ticket_tag setting, docs/email.md): "[<tag><id>] " is put before a
+ * subject that does not have "<tag><id>" yet.  Replies whose client drops
+ * the References still thread by it.
+ */
+static int
+tk__mail_tagged(const char *tag, const char *ticket_id, char **subject)
+{
+    const char  *p;
+    char        *s;
+    size_t       tl, il;
+
+    if (tag == NULL || tag[0] == '\0' || ticket_id == NULL
+        || ticket_id[0] == '\0' || *subject == NULL)
+    {
+        return TK_OK;
+    }
+
+    tl = strlen(tag);
+    il = strlen(ticket_id);
+
+    for (p = *subject; (p = strcasestr(p, tag)) != NULL; p++) {
+        if (strncmp(p + tl, ticket_id, il) == 0
+            && (p[tl + il] < '0' || p[tl + il] > '9'))
+        {
+            return TK_OK;
+        }
+    }
+
+    if (asprintf(&s, "[%s%s] %s", tag, ticket_id, *subject) < 0) {
+        return TK_ENOMEM;
+    }
+
+    free(*subject);
+    *subject = s;
+    return TK_OK;
+}
+
+
+/*
  * TK_OK when the server took the message.  *permanent when sending it
  * again cannot help: nothing configured, no valid recipient, or a 5xx
  * reply of the server.
@@ -694,6 +737,14 @@ tk__send_mail(const tk__dconf_t *dc, const tk__row_t *row, char *err,
 
     if (tk__mail_template(row->event, row->payload, dc->v[TK__S_BASE_URL],
                           &subject, &body)
+        != TK_OK)
+    {
+        snprintf(err, errlen, "out of memory");
+        *permanent = 0;
+        goto done;
+    }
+
+    if (tk__mail_tagged(dc->v[TK__S_MAIL_TAG], row->ticket_id, &subject)
         != TK_OK)
     {
         snprintf(err, errlen, "out of memory");

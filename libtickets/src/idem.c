@@ -391,7 +391,9 @@ tk__write_commit(tk_conn_t *c, const tk_principal_t *p, const char *key,
     tk_result_t *res)
 {
     /* the answer is read whole before res could take an error */
-    if ((key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK)
+    if ((c->precommit != NULL
+         && c->precommit(c, c->precommit_arg, res) != TK_OK)
+        || (key != NULL && tk__idem_store(c, p, key, res, res) != TK_OK)
         || tk__commit(c, res) != TK_OK)
     {
         return tk__write_failed(c, res);

@@ -227,7 +227,8 @@ static const char *const  tk__list_orders[] = { "asc", "desc" };
     "'id', t.id, 'subject', t.title,"                                        \
     " 'ticketType', (ARRAY['Ticket', 'Problem', 'Incident',"                 \
     " 'ServiceRequest', 'Change'])[t.ticket_type + 1],"                      \
-    " 'source', (ARRAY['Manual', 'Api'])[t.source + 1],"                     \
+    " 'source', (ARRAY['Manual', 'Api', 'Email'])"                           \
+    " [t.source + 1],"                                                       \
     " 'status', s.name, 'statusType', s.status_type, 'priority', p.name,"    \
     " 'requester', coalesce(nullif(ru.full_name, ''), ru.user_name),"        \
     " 'requesterId', t.requester_id,"                                        \

@@ -43,7 +43,8 @@
     " 'description', t.description,"                                          \
     " 'ticketType', (ARRAY['Ticket', 'Problem', 'Incident',"                  \
     " 'ServiceRequest', 'Change'])[t.ticket_type + 1],"                       \
-    " 'source', (ARRAY['Manual', 'Api'])[t.source + 1],"                      \
+    " 'source', (ARRAY['Manual', 'Api', 'Email'])"                            \
+    " [t.source + 1],"                                                        \
     " 'creator', " TK__PERSON("t.requester_id") ","                           \
     " 'assignee', " TK__PERSON("t.assignee_id") ","                           \
     " 'createdBy', " TK__PERSON("t.created_by_id") ","                        \

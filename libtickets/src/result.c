@@ -19,7 +19,8 @@ static const char *const tk__perm_names[] = {
     "Tickets.Reply",
     "Tickets.Close",
     "Tickets.Resolve",
-    "Tickets.Delete"
+    "Tickets.Delete",
+    "Tickets.Inbound"
 };
 
 /* Indexed by tk_role_t. */

@@ -3,7 +3,8 @@
  * command line, over the public libtickets API only.
  *
  * Exit status: 0 on success, 1 when the operation fails, 2 on a usage
- * error.
+ * error; mail-deliver answers an MTA as sysexits.h does (docs/email.md):
+ * 0 delivered, 65 or 67 refused (bounce), 75 a temporary failure (retry).
  */
 
 #include <stdio.h>
@@ -19,6 +20,9 @@
 
 #define CTL_EXIT_FAILED  1
 #define CTL_EXIT_USAGE   2
+/* mail-deliver, as sysexits.h: the MTA bounces or retries */
+#define CTL_EXIT_NOUSER  67
+#define CTL_EXIT_TEMPFAIL 75
 
 /* the migrations of an installed ticketsctl (make install, the package) */
 #ifndef CTL_SQLDIR
@@ -61,6 +65,7 @@ typedef struct {
     int               nargs;
     const char       *opt[CTL_OPT_N];
     tk_result_t       res;          /* its message is what failed */
+    int               exit;         /* set: the exit status (mail-deliver) */
 } ctl_t;
 
 struct ctl_cmd_s {
@@ -84,6 +89,7 @@ static int ctl_setting_set(ctl_t *ctl);
 static int ctl_setting_list(ctl_t *ctl);
 static int ctl_outbox_list(ctl_t *ctl);
 static int ctl_outbox_retry(ctl_t *ctl);
+static int ctl_mail_deliver(ctl_t *ctl);
 static int ctl_help(ctl_t *ctl);
 static int ctl_parse(ctl_t *ctl, int argc, char **argv);
 static int ctl_print_body(ctl_t *ctl, int rc);
@@ -124,6 +130,8 @@ static const ctl_cmd_t  ctl_cmds[] = {
       "outbox list [--status pending|failed|sent]" },
     { "outbox", "retry", 0, 1, CTL_O(CTL_OPT_ALL_FAILED), 0,
       ctl_outbox_retry, "outbox retry ID|UUID|--all-failed" },
+    { "mail-deliver", NULL, 0, 0, 0, 0, ctl_mail_deliver,
+      "mail-deliver < MESSAGE" },
     { "help", NULL, 0, 0, 0, 0, ctl_help, "help" }
 };
 
@@ -210,7 +218,8 @@ main(int argc, char **argv)
     if (rc != TK_OK) {
         fprintf(stderr, "ticketsctl: %s\n", tk_strerror(rc));
         free(ctl.args);
-        return CTL_EXIT_FAILED;
+        return cmd->run == ctl_mail_deliver ? CTL_EXIT_TEMPFAIL
+                                            : CTL_EXIT_FAILED;
     }
 
     rc = cmd->run(&ctl);
@@ -228,6 +237,10 @@ main(int argc, char **argv)
 
     if (rc == CTL_EUSAGE) {
         return CTL_EXIT_USAGE;
+    }
+
+    if (ctl.exit != 0) {
+        return ctl.exit;
     }
 
     return rc < 0 ? CTL_EXIT_FAILED : 0;
@@ -430,6 +443,72 @@ ctl_outbox_retry(ctl_t *ctl)
     }
 
     return rc;
+}
+
+
+/*
+ * One RFC 5322 message on stdin, as a pipe transport hands it over: the
+ * outcome as JSON on stdout, a refusal on stderr (the MTA puts it in the
+ * bounce), and the exit status the MTA acts on.
+ */
+static int
+ctl_mail_deliver(ctl_t *ctl)
+{
+    char    *buf, *p;
+    size_t   len = 0, cap = 65536, n;
+    int      rc;
+
+    buf = malloc(cap);
+    if (buf == NULL) {
+        ctl->exit = CTL_EXIT_TEMPFAIL;
+        return TK_ENOMEM;
+    }
+
+    while ((n = fread(buf + len, 1, cap - len, stdin)) > 0) {
+        len += n;
+        if (len == cap) {
+            /* far past any mail_max_bytes: the library refuses it */
+            if (cap >= (size_t) 1 << 30) {
+                break;
+            }
+            p = realloc(buf, cap * 2);
+            if (p == NULL) {
+                free(buf);
+                ctl->exit = CTL_EXIT_TEMPFAIL;
+                return TK_ENOMEM;
+            }
+            buf = p;
+            cap *= 2;
+        }
+    }
+
+    if (ferror(stdin)) {
+        free(buf);
+        ctl->exit = CTL_EXIT_TEMPFAIL;
+        snprintf(ctl->res.message, sizeof(ctl->res.message),
+                 "cannot read the message from stdin");
+        return TK_EINTERNAL;
+    }
+
+    rc = tk_mail_deliver(ctl->conn, buf, len, &ctl->res);
+    free(buf);
+
+    switch (rc) {
+    case TK_OK:
+    case TK_CREATED:
+        ctl->exit = 0;
+        return ctl_print_body(ctl, TK_OK);
+    case TK_EINVAL:
+    case TK_EFORBIDDEN:
+    case TK_ENOTFOUND:
+    case TK_ECONFLICT:
+        ctl->exit = CTL_EXIT_NOUSER;
+        return rc;
+    default:
+        /* the database is down, out of memory...: the MTA tries again */
+        ctl->exit = CTL_EXIT_TEMPFAIL;
+        return rc;
+    }
 }
 
 

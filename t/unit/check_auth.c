@@ -328,19 +328,22 @@ START_TEST(test_login_success)
     user_make(name, "Admin", "Secret-2");
     CK_RC(TK_OK, tk_auth_login(conn, name, "Secret-2", &p, &res));
     ck_assert_int_eq(p.role, TK_ROLE_ADMIN);
-    ck_assert_uint_eq(p.perms, TK_PERM_ALL);
+    /* Tickets.Inbound is the relays' (Integration), not an Admin's */
+    ck_assert_uint_eq(p.perms, TK_PERM_ALL & ~TK_PERM_INBOUND);
 
     name = uname("tech");
     user_make(name, "Technician", "Secret-3");
     CK_RC(TK_OK, tk_auth_login(conn, name, "Secret-3", &p, &res));
     ck_assert_int_eq(p.role, TK_ROLE_TECHNICIAN);
-    ck_assert_uint_eq(p.perms, TK_PERM_ALL & ~TK_PERM_DELETE);
+    ck_assert_uint_eq(p.perms,
+                      TK_PERM_ALL & ~(TK_PERM_DELETE | TK_PERM_INBOUND));
 
     name = uname("integ");
     user_make(name, "Integration", "Secret-4");
     CK_RC(TK_OK, tk_auth_login(conn, name, "Secret-4", &p, &res));
     ck_assert_int_eq(p.role, TK_ROLE_INTEGRATION);
-    ck_assert_uint_eq(p.perms, 0);
+    /* the relays' permission only (docs/email.md) */
+    ck_assert_uint_eq(p.perms, TK_PERM_INBOUND);
 }
 END_TEST
 
@@ -510,7 +513,7 @@ START_TEST(test_principal_by_name)
     CK_RC(TK_OK, tk_principal_by_name(conn, "ADMIN", &p, &res));
     ck_assert_str_eq(p.user_id, ADMIN);
     ck_assert_str_eq(p.user_name, "admin");
-    ck_assert_uint_eq(p.perms, TK_PERM_ALL);
+    ck_assert_uint_eq(p.perms, TK_PERM_ALL & ~TK_PERM_INBOUND);
 
     CK_RC(TK_OK, tk_principal_by_name(conn, "member1", &p, &res));
     ck_assert_int_eq(p.role, TK_ROLE_MEMBER);

@@ -285,13 +285,14 @@ START_TEST(test_perms)
 {
     static const char  *names[] = {
         "Tickets.Create", "Tickets.Update", "Tickets.Forward",
-        "Tickets.Reply", "Tickets.Close", "Tickets.Resolve", "Tickets.Delete"
+        "Tickets.Reply", "Tickets.Close", "Tickets.Resolve", "Tickets.Delete",
+        "Tickets.Inbound"
     };
     unsigned  all, bit;
     size_t    i;
 
     all = 0;
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < 8; i++) {
         bit = tk_perm_parse(names[i], strlen(names[i]));
         ck_assert_uint_eq(bit, 1u << i);
         ck_assert_str_eq(tk_perm_name(bit), names[i]);
@@ -308,7 +309,7 @@ START_TEST(test_perms)
 
     ck_assert_ptr_null(tk_perm_name(0));
     ck_assert_ptr_null(tk_perm_name(TK_PERM_CREATE | TK_PERM_UPDATE));
-    ck_assert_ptr_null(tk_perm_name(0x80));
+    ck_assert_ptr_null(tk_perm_name(0x100));
 }
 END_TEST
 
