@@ -145,6 +145,8 @@ static const tk__stmt_t  tk__webhook_redeliver_stmt = {
 
 static int tk__webhook_admin(const tk_principal_t *p, tk_result_t *res);
 static int tk__webhook_url_ok(const char *url);
+static int tk__webhook_read(const tk_form_t *form, int create,
+    const char **url, char **events, const char **active, tk_result_t *res);
 static int tk__webhook_fields(const tk_form_t *form, int create,
     const char **url, char **events, const char **active, cJSON **errors);
 
@@ -202,30 +204,18 @@ tk_webhook_create(tk_conn_t *c, const tk_principal_t *p,
     const tk_form_t *form, tk_result_t *res)
 {
     PGresult       *r;
-    cJSON          *errors;
     const char     *url, *active, *v[5];
     char           *events;
     unsigned char   raw[32];
     char            secret[6 + 64 + 1];
-    int             rc, on;
+    int             on;
 
     if (tk__webhook_admin(p, res) != TK_OK) {
         return res->code;
     }
 
-    errors = NULL;
-    events = NULL;
-
-    rc = tk__webhook_fields(form, 1, &url, &events, &active, &errors);
-    if (rc != TK_OK) {
-        cJSON_Delete(errors);
-        free(events);
-        return tk__fail(res, rc, "out of memory");
-    }
-
-    if (errors != NULL) {
-        free(events);
-        return tk__errors_answer(&errors, res);
+    if (tk__webhook_read(form, 1, &url, &events, &active, res) != TK_OK) {
+        return res->code;
     }
 
     on = 1;
@@ -276,29 +266,17 @@ tk_webhook_update(tk_conn_t *c, const tk_principal_t *p, int64_t id,
     const tk_form_t *form, tk_result_t *res)
 {
     PGresult    *r;
-    cJSON       *errors;
     const char  *url, *active, *v[4];
     char        *events;
     char         sid[24];
-    int          rc, on;
+    int          on;
 
     if (tk__webhook_admin(p, res) != TK_OK) {
         return res->code;
     }
 
-    errors = NULL;
-    events = NULL;
-
-    rc = tk__webhook_fields(form, 0, &url, &events, &active, &errors);
-    if (rc != TK_OK) {
-        cJSON_Delete(errors);
-        free(events);
-        return tk__fail(res, rc, "out of memory");
-    }
-
-    if (errors != NULL) {
-        free(events);
-        return tk__errors_answer(&errors, res);
+    if (tk__webhook_read(form, 0, &url, &events, &active, res) != TK_OK) {
+        return res->code;
     }
 
     on = 0;
@@ -538,6 +516,38 @@ tk__webhook_url_ok(const char *url)
     }
 
     return *p == '\0' || *p == '/' || *p == '?';
+}
+
+
+/*
+ * The fields of a create (create = 1) or an update: TK_OK, or the 400 with
+ * its errors (or out of memory) in res and nothing allocated.
+ */
+static int
+tk__webhook_read(const tk_form_t *form, int create, const char **url,
+    char **events, const char **active, tk_result_t *res)
+{
+    cJSON  *errors;
+    int     rc;
+
+    errors = NULL;
+    *events = NULL;
+
+    rc = tk__webhook_fields(form, create, url, events, active, &errors);
+    if (rc != TK_OK) {
+        cJSON_Delete(errors);
+        free(*events);
+        *events = NULL;
+        return tk__fail(res, rc, "out of memory");
+    }
+
+    if (errors != NULL) {
+        free(*events);
+        *events = NULL;
+        return tk__errors_answer(&errors, res);
+    }
+
+    return TK_OK;
 }
 
 
